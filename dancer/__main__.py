@@ -1,0 +1,3 @@
+from dancer.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Click commands, one module per concept; heavy imports stay inside command bodies."""

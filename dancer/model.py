@@ -1,0 +1,168 @@
+"""Plain data shared by every stage: an analysed `Track` and its `Analysis`.
+
+Frozen dataclasses; beat and curve arrays are tuples of floats so a `Track` is hashable and
+can cross process boundaries and be compared in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+#: Bump when analysis results change meaning or precision: the next scan re-analyses every track.
+ANALYSER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What `dancer.analysis.analyse_blocks` measures on one decoded signal.
+
+    Times are seconds from the start of the file. ``bpm`` is None for beatless material.
+    ``phrases`` are phrase boundaries (every 8 beats, starting on a downbeat); ``downbeats`` are
+    the first beats of bars. ``energy_curve`` holds one 0..1 value per ``ENERGY_STEP`` seconds.
+    """
+
+    duration: float
+    sample_rate: int
+    channels: int
+    bpm: float | None
+    bpm_confidence: float
+    beatless: bool
+    beats: tuple[float, ...]
+    downbeats: tuple[float, ...]
+    phrases: tuple[float, ...]
+    meter: int
+    loudness_lufs: float
+    peak_db: float
+    true_peak_db: float
+    energy: float
+    energy_curve: tuple[float, ...]
+    cue_in: float
+    cue_out: float
+    intro_beats: int = 0
+    outro_beats: int = 0
+
+
+ENERGY_STEP = 5.0
+
+
+@dataclass(frozen=True)
+class Tags:
+    title: str
+    artist: str = ""
+    album: str = ""
+    genre: str = ""
+
+
+@dataclass(frozen=True)
+class Track:
+    """A file the library knows: where it is, how it was when analysed, its tags and analysis.
+
+    A file that failed keeps a Track with ``error`` set and ``analysis`` None, so it is reported
+    and not retried until it changes.
+    """
+
+    path: str
+    size: int
+    mtime: float
+    tags: Tags
+    analysis: Analysis | None
+    analyser_version: int = ANALYSER_VERSION
+    error: str | None = None
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.analysis is not None
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+    @property
+    def display(self) -> str:
+        """``Artist - Title`` as players show it, or the title alone."""
+        if self.tags.artist:
+            return f"{self.tags.artist} - {self.tags.title}"
+        return self.tags.title
+
+    @property
+    def duration(self) -> float:
+        return self.analysis.duration if self.analysis else 0.0
+
+    @property
+    def bpm(self) -> float | None:
+        return self.analysis.bpm if self.analysis else None
+
+    @property
+    def energy(self) -> float:
+        return self.analysis.energy if self.analysis else 0.0
+
+    def with_analysis(self, analysis: Analysis) -> Track:
+        return replace(self, analysis=analysis, error=None)
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    """Where one arc phase sits on the session timeline (seconds)."""
+
+    name: str
+    title: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One track placed on the session timeline.
+
+    The entry plays the file from ``source_in`` to ``source_out`` starting at timeline time
+    ``start``; its gain ramps up over ``fade_in`` seconds from ``start`` and down over
+    ``fade_out`` seconds ending at ``end``. ``transition`` says how it arrives: ``"start"`` (first
+    entry), ``"crossfade"`` (beat-aligned, overlapping the previous entry's fade-out), ``"fade"``
+    (long ambient fade) or ``"gap"`` (silence before it).
+    """
+
+    track: Track
+    phase: str
+    start: float
+    source_in: float
+    source_out: float
+    fade_in: float
+    fade_out: float
+    transition: str = "crossfade"
+
+    @property
+    def length(self) -> float:
+        return self.source_out - self.source_in
+
+    @property
+    def end(self) -> float:
+        return self.start + self.length
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A session: ordered entries, the phases they serve, and how well they fit the arc."""
+
+    arc: str
+    minutes: float
+    seed: int
+    entries: tuple[PlanEntry, ...]
+    phases: tuple[PhaseSpan, ...]
+    objective: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def length(self) -> float:
+        return max((e.end for e in self.entries), default=0.0)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A prompt on the timeline: spoken (or printed) at ``time`` seconds."""
+
+    time: float
+    kind: str
+    text: str
+    phase: str = ""
