@@ -1,0 +1,275 @@
+"""Beat tracking and bar structure on an onset envelope, given a beat period.
+
+Public API
+----------
+track_beats
+    Dynamic-programming beat tracker (Ellis 2007): beat frames that follow onset peaks while
+    keeping inter-beat intervals near the period; refined to sub-frame times.
+fit_beat_grid
+    Least-squares line through the tracked beats: the average beat period to a small fraction
+    of a frame, and how well a steady grid explains the beats.
+bar_phase
+    Meter (3 or 4) and which beats are downbeats, from beat-synchronous kick and accent strength.
+phrase_starts
+    Phrase boundaries: every ``beats_per_phrase`` beats from the first downbeat.
+
+All times here are in frames (floats) unless a name ends in ``_s``; the caller converts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BeatGrid", "bar_phase", "fit_beat_grid", "phrase_starts", "track_beats"]
+
+
+def track_beats(
+    envelope: np.ndarray, *, period: float | np.ndarray, tightness: float = 100.0
+) -> np.ndarray:
+    """Beat positions (fractional frames) that best fit ``envelope`` at ``period`` frames a beat.
+
+    Maximises Σ envelope(b_i) − tightness · Σ log²((b_i − b_{i−1}) / period) by dynamic
+    programming (Ellis 2007, "Beat tracking by dynamic programming", JNMR 36(1)). The frame
+    loop is vectorised in runs of half a period, the shortest allowed gap, so each run only
+    looks back at finished scores: ~40 numpy steps a minute instead of ~5000 Python ones.
+
+    Parameters
+    ----------
+    envelope : ndarray, shape (n,)
+        Non-negative onset strength, roughly unit scale (its scale sets the meaning of
+        ``tightness``).
+    period : float or ndarray of shape (n,)
+        Beat period in frames, global or per frame (for tempo that drifts).
+    tightness : float
+        Weight of the interval penalty; higher follows the period more strictly.
+
+    Returns
+    -------
+    ndarray, float64
+        Increasing beat positions in frames, refined by a parabola through each peak; empty if
+        the envelope is all zeros or shorter than one period.
+    """
+    envelope = np.asarray(envelope, dtype=np.float64)
+    n = envelope.shape[0]
+    periods = np.broadcast_to(np.asarray(period, dtype=np.float64), (n,))
+    if n == 0 or not np.any(envelope > 0) or n < periods.min():
+        return np.zeros(0)
+    local = _local_score(envelope, float(np.median(periods)))
+    score = np.zeros(n)
+    backlink = np.full(n, -1, dtype=np.int64)
+    shortest = max(1, int(round(periods.min() / 2)))
+    longest = int(round(2 * periods.max())) + 1
+    gaps = np.arange(shortest, longest + 1)
+    threshold = 0.01 * local.max()
+    t0 = 0
+    while t0 < n:
+        ts = np.arange(t0, min(t0 + shortest, n))
+        p = periods[ts][:, None]
+        prev = ts[:, None] - gaps[None, :]
+        allowed = (prev >= 0) & (gaps[None, :] >= np.round(p / 2)) & (gaps[None, :] <= 2 * p)
+        candidates = np.where(
+            allowed,
+            score[np.maximum(prev, 0)] - tightness * np.log(gaps[None, :] / p) ** 2,
+            -np.inf,
+        )
+        best = np.argmax(candidates, axis=1)
+        best_score = candidates[np.arange(ts.size), best]
+        # A chain may only start where the music does (a weak first "beat" would anchor
+        # the whole backtrace on noise), as librosa's threshold on the first beat.
+        chain = np.isfinite(best_score) & (best_score > 0)
+        start = ~chain & (local[ts] > threshold)
+        score[ts] = np.where(chain, local[ts] + np.where(chain, best_score, 0), np.where(start, local[ts], 0))
+        backlink[ts] = np.where(chain, prev[np.arange(ts.size), best], -1)
+        t0 += shortest
+    last = _last_beat(score, int(round(periods[-1])))
+    beats = []
+    while last >= 0:
+        beats.append(last)
+        last = int(backlink[last])
+    frames = np.array(beats[::-1], dtype=np.int64)
+    frames = _trim(frames, local)
+    return _refine(frames, local)
+
+
+def _local_score(envelope: np.ndarray, period: float) -> np.ndarray:
+    # A narrow Gaussian smoothing (σ = period / 32, as Ellis) so the tracker prefers the
+    # centre of a smeared onset over its first frame; scaled to unit standard deviation so
+    # ``tightness`` means the same on loud and quiet tracks.
+    half = max(1, int(round(period)))
+    x = np.arange(-half, half + 1)
+    kernel = np.exp(-0.5 * (x * 32.0 / period) ** 2)
+    smooth = np.convolve(envelope, kernel, mode="same")
+    scale = smooth.std()
+    return smooth / scale if scale > 0 else smooth
+
+
+def _last_beat(score: np.ndarray, period: int) -> int:
+    # The best-scoring local maximum within the last two periods that still reaches half the
+    # median peak score: later is better (more beats), but not a spurious peak in a fade.
+    is_peak = np.r_[False, (score[1:-1] >= score[:-2]) & (score[1:-1] > score[2:]), False]
+    peaks = np.flatnonzero(is_peak & (score > 0))
+    if peaks.size == 0:
+        return int(np.argmax(score)) if score.max() > 0 else -1
+    threshold = 0.5 * np.median(score[peaks])
+    good = peaks[score[peaks] >= threshold]
+    tail = good[good >= good[-1] - 2 * period]
+    return int(tail[np.argmax(score[tail])])
+
+
+def _trim(frames: np.ndarray, local: np.ndarray) -> np.ndarray:
+    # Drop leading and trailing beats on weak onsets (fade-ins, silence, a reverb tail), as
+    # librosa's trim: the threshold is half the RMS of the beat-synchronous envelope.
+    if frames.size == 0:
+        return frames
+    strength = np.convolve(local[frames], np.hanning(5)[1:-1] / 2, mode="same")
+    threshold = 0.5 * np.sqrt(np.mean(strength**2))
+    keep = np.flatnonzero(strength > threshold)
+    if keep.size == 0:
+        return frames[:0]
+    return frames[keep[0] : keep[-1] + 1]
+
+
+def _refine(frames: np.ndarray, local: np.ndarray) -> np.ndarray:
+    # Parabolic interpolation through the peak and its neighbours gives sub-frame beat times;
+    # beats that are not at a local maximum keep their frame.
+    out = frames.astype(np.float64)
+    inner = (frames > 0) & (frames < local.shape[0] - 1)
+    f = frames[inner]
+    left, mid, right = local[f - 1], local[f], local[f + 1]
+    denom = left - 2 * mid + right
+    peak = (mid >= left) & (mid >= right) & (denom < 0)
+    shift = np.where(peak, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
+    out[inner] += np.clip(shift, -0.5, 0.5)
+    return out
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """A steady grid fitted to beats: ``beat k`` at ``origin + k · period`` (frames).
+
+    ``index`` is each tracked beat's grid index (missing beats leave gaps), ``residual`` the
+    RMS distance of the inlier beats from the grid in periods, ``inliers`` the fraction of
+    beats within 10% of a period of the grid.
+    """
+
+    period: float
+    origin: float
+    index: np.ndarray
+    residual: float
+    inliers: float
+
+
+def fit_beat_grid(beats: np.ndarray, *, period: float) -> BeatGrid | None:
+    """Least-squares beat grid through tracked beats, robust to missed and extra beats.
+
+    Each beat's grid index counts whole periods from the previous beat, so a skipped beat
+    does not bend the line; the line is fitted twice, the second time without beats more than
+    10% of a period off the first fit. The slope's error falls as N^-1.5 with the number of
+    beats, so a few dozen beats fix the tempo to well under 0.1% even on an 11.6 ms frame grid.
+
+    Returns None with fewer than 4 beats.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size < 4 or period <= 0:
+        return None
+    steps = np.maximum(1, np.round(np.diff(beats) / period)).astype(np.int64)
+    index = np.concatenate([[0], np.cumsum(steps)])
+    keep = np.ones(beats.size, dtype=bool)
+    slope, origin = period, beats[0]
+    for _ in range(3):
+        if keep.sum() < 4:
+            break
+        slope, origin = np.polyfit(index[keep], beats[keep], 1)
+        residual = (beats - (origin + slope * index)) / slope
+        keep = np.abs(residual) < 0.1
+    residual = (beats - (origin + slope * index)) / slope
+    inlier = np.abs(residual) < 0.1
+    rms = float(np.sqrt(np.mean(residual[inlier] ** 2))) if inlier.any() else 1.0
+    return BeatGrid(
+        period=float(slope), origin=float(origin), index=index, residual=rms, inliers=float(inlier.mean())
+    )
+
+
+def beat_strengths(envelope: np.ndarray, beats: np.ndarray, *, radius: int = 3) -> np.ndarray:
+    """Sum of ``envelope`` within ±``radius`` frames of each beat (beats in frames).
+
+    A sum rather than a peak: spectral flux spreads one attack over several frames in
+    proportions that depend on where the attack falls between frames, while the sum (the
+    total rise in log energy) does not.
+    """
+    envelope = np.asarray(envelope, dtype=np.float64)
+    if beats.size == 0:
+        return np.zeros(0)
+    centre = np.clip(np.round(beats).astype(np.int64), 0, envelope.shape[0] - 1)
+    offsets = np.arange(-radius, radius + 1)
+    idx = np.clip(centre[:, None] + offsets[None, :], 0, envelope.shape[0] - 1)
+    return envelope[idx].sum(axis=1)
+
+
+def bar_phase(
+    *, accent: np.ndarray, kick: np.ndarray, allow_triple: bool = True
+) -> tuple[int, int, float]:
+    """Meter and downbeat phase from beat-synchronous strengths.
+
+    Parameters
+    ----------
+    accent : ndarray, shape (n_beats,)
+        Overall onset strength at each beat.
+    kick : ndarray, shape (n_beats,)
+        Low-frequency onset strength at each beat.
+    allow_triple : bool
+        Whether 3/4 may be chosen at all.
+
+    Returns
+    -------
+    meter : int
+        3 or 4. Four unless the beat-synchronous pattern repeats clearly better every 3 beats
+        than every 4 (and 6 than 8): the accents of a waltz recur every bar, so their
+        autocorrelation peaks at lag 3 (Gouyon & Herrera 2003, "Determination of the meter of
+        musical audio signals").
+    phase : int
+        Index (0 ≤ phase < meter) of the first downbeat among the beats: the bar position with
+        the strongest kick (the "one" carries the kick in nearly every dance style), with the
+        overall accent breaking near-ties.
+    strength : float
+        0..1, how clearly the chosen phase stands out.
+    """
+    accent = np.asarray(accent, dtype=np.float64)
+    kick = np.asarray(kick, dtype=np.float64)
+    n = accent.shape[0]
+    if n < 8:
+        return 4, 0, 0.0
+    def periodicity(x: np.ndarray, lag: int) -> float:
+        x = x - x.mean()
+        d = float(np.dot(x, x))
+        return float(np.dot(x[:-lag], x[lag:]) / d * n / (n - lag)) if d > 0 else 0.0
+
+    # Uniform beats (a click track, four-on-the-floor with nothing else) carry no bar
+    # information; their tiny fluctuations must not decide the meter.
+    varied = [x for x in (accent, kick) if x.std() > 0.1 * abs(x.mean())]
+    meter = 4
+    if allow_triple and n >= 24 and varied:
+        triple = sum(periodicity(x, 3) + periodicity(x, 6) for x in varied)
+        quad = sum(periodicity(x, 4) + periodicity(x, 8) for x in varied)
+        duple = sum(periodicity(x, 2) for x in varied)
+        if triple > quad + 0.3 * len(varied) and triple > 2 * duple:
+            meter = 3
+    scores = []
+    for phase in range(meter):
+        k = kick[phase::meter].mean() - kick.mean()
+        a = accent[phase::meter].mean() - accent.mean()
+        scores.append(k / (kick.std() + 1e-9) + 0.5 * a / (accent.std() + 1e-9))
+    scores = np.asarray(scores)
+    phase = int(np.argmax(scores))
+    ordered = np.sort(scores)
+    strength = float(np.clip((ordered[-1] - ordered[-2]) / 2.0, 0.0, 1.0))
+    return meter, phase, strength
+
+
+def phrase_starts(n_beats: int, *, first_downbeat: int, beats_per_phrase: int = 8) -> np.ndarray:
+    """Indices of phrase-starting beats: every ``beats_per_phrase`` beats from ``first_downbeat``."""
+    if n_beats <= first_downbeat:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(first_downbeat, n_beats, beats_per_phrase, dtype=np.int64)

@@ -1,0 +1,57 @@
+"""File-system helpers every module needs: printable paths and atomic writes.
+
+Public: `display_path`, `path_key`, `atomic_write_bytes`, `atomic_write_text`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def path_key(path: str | Path) -> bytes:
+    """The path's bytes: a stable identity even for names that are not valid UTF-8."""
+    return os.fsencode(os.fspath(path))
+
+
+def display_path(path: str | Path) -> str:
+    """The path as text, with undecodable bytes shown as U+FFFD instead of failing."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "replace")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a crash leaves either the old file or the new one.
+
+    Writes a temporary file in the same folder, fsyncs it, renames it over the target and
+    fsyncs the folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    atomic_write_bytes(path, text.encode(encoding))

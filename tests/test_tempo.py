@@ -1,0 +1,208 @@
+"""Tempo, beats, bars and phrases on synthesised click tracks and drum patterns with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dancer.analysis.beats import bar_phase, fit_beat_grid, phrase_starts, track_beats
+from dancer.analysis.features import extract_features
+from dancer.analysis.tempo import TempoResult, estimate_tempo, periodicity, tempo_from_envelopes
+
+SR = 22050
+
+
+def _sound(kind: str, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(0.12 * sr)) / sr
+    if kind == "kick":
+        return np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
+    if kind == "snare":
+        return (0.6 * rng.standard_normal(t.size) + np.sin(2 * np.pi * 190 * t)) * np.exp(-t * 30) * 0.7
+    if kind == "hat":
+        return np.diff(rng.standard_normal(t.size + 2), 2) / 4 * np.exp(-t * 120)
+    return np.sin(2 * np.pi * 1000 * t) * np.exp(-t * 60)  # click
+
+
+def _render(events: list[tuple[float, str, float]], seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * sr))
+    for time, kind, gain in events:
+        b = _sound(kind, rng, sr) * gain
+        i = int(round(time * sr))
+        if i < y.size:
+            y[i : i + b.size] += b[: y.size - i]
+    return (0.4 * y).astype(np.float32)
+
+
+def clicks(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    period = 60.0 / bpm
+    return _render([(offset + k * period, "click", 1.0) for k in range(int(seconds / period) + 1)], seconds)
+
+
+def pattern(bpm: float, style: str, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Drum patterns in beats: ``house`` four-on-the-floor with offbeat hats and a 2/4 clap,
+    ``hiphop`` kick 1 & 3 / snare 2 & 4 / eighth hats, ``ballad`` kick on 1 and snare on 3 with
+    quarter hats, ``waltz`` 3/4 kick on one and snares on two and three."""
+    period = 60.0 / bpm
+    meter = 3 if style == "waltz" else 4
+    events = []
+    for k in range(int(seconds / period) + 1):
+        t, pos = offset + k * period, k % meter
+        if style == "house":
+            events += [(t, "kick", 1.0), (t + period / 2, "hat", 1.0)]
+            if pos in (1, 3):
+                events.append((t, "snare", 0.8))
+        elif style == "hiphop":
+            if pos in (0, 2):
+                events.append((t, "kick", 1.0))
+            if pos in (1, 3):
+                events.append((t, "snare", 1.0))
+            events += [(t, "hat", 0.8), (t + period / 2, "hat", 0.5)]
+        elif style == "ballad":
+            events.append((t, "kick", 1.0) if pos == 0 else (t, "snare", 0.9) if pos == 2 else (t, "hat", 0.5))
+        elif style == "waltz":
+            events.append((t, "kick", 1.0) if pos == 0 else (t, "snare", 0.5))
+    return _render(events, seconds)
+
+
+def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
+    """A sustained chord with slow swells and no attacks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    y = sum(
+        np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t))
+        for f in (220.0, 277.2, 329.6, 440.0, 554.4)
+    )
+    fade = np.minimum(1, t / 3) * np.minimum(1, (seconds - t) / 3)
+    return (0.1 * y * fade).astype(np.float32)
+
+
+def analyse(y: np.ndarray, sr: int = SR) -> TempoResult:
+    return estimate_tempo(extract_features(y, sample_rate=sr))
+
+
+@pytest.mark.parametrize("bpm", [66.0, 72.5, 88.0, 95.0, 110.0, 120.0, 128.0, 135.0])
+def test_click_track_tempo_and_phase(bpm: float) -> None:
+    r = analyse(clicks(bpm))
+    assert not r.beatless and r.confidence > 0.8
+    assert r.bpm == pytest.approx(bpm, rel=0.003)
+    truth = 0.25 + np.arange(200) * 60.0 / bpm
+    nearest = np.min(np.abs(r.beats[:, None] - truth[None, :]), axis=1)
+    assert np.all(nearest < 0.02), "beats land on the clicks"
+    assert r.beats.size >= 0.9 * 30 * bpm / 60
+    assert np.all(np.diff(r.beats) > 0)
+
+
+@pytest.mark.parametrize(
+    ("style", "bpm"), [("house", 124.0), ("house", 118.0), ("hiphop", 90.0), ("hiphop", 85.0), ("ballad", 68.0)]
+)
+def test_drum_patterns(style: str, bpm: float) -> None:
+    r = analyse(pattern(bpm, style))
+    assert not r.beatless
+    assert r.bpm == pytest.approx(bpm, rel=0.02)
+    assert r.meter == 4
+
+
+def test_house_beats_are_on_the_kick_not_the_offbeat_hats() -> None:
+    r = analyse(pattern(124.0, "house"))
+    period = 60.0 / 124.0
+    phase = ((r.beats - 0.25) / period) % 1.0
+    assert np.all(np.minimum(phase, 1 - phase) < 0.06)
+
+
+def test_downbeats_on_the_kick_of_one() -> None:
+    r = analyse(pattern(68.0, "ballad"))
+    bar = 4 * 60.0 / 68.0
+    phase = ((r.downbeats - 0.25) / bar) % 1.0
+    assert np.all(np.minimum(phase, 1 - phase) < 0.03)
+
+
+def test_waltz_is_three_four_with_downbeats_on_one() -> None:
+    r = analyse(pattern(87.0, "waltz"))
+    assert r.bpm == pytest.approx(87.0, rel=0.02)
+    assert r.meter == 3
+    bar = 3 * 60.0 / 87.0
+    phase = ((r.downbeats - 0.25) / bar) % 1.0
+    assert np.all(np.minimum(phase, 1 - phase) < 0.03)
+
+
+def test_phrases_every_eight_beats_from_a_downbeat() -> None:
+    r = analyse(pattern(120.0, "hiphop"))
+    assert r.phrases.size >= 5
+    assert r.phrases[0] in r.downbeats
+    index = np.searchsorted(r.beats, r.phrases)
+    assert np.all(np.diff(index) == 8)
+    assert set(r.phrases) <= set(r.downbeats)
+
+
+def test_stereo_44k_input() -> None:
+    y = clicks(100.0)
+    y44 = np.repeat(y, 2)  # crude 44.1 kHz copy: tempo must not change with the input rate
+    stereo = np.stack([y44, y44], axis=1)
+    r = estimate_tempo(extract_features(stereo, sample_rate=44100))
+    assert r.bpm == pytest.approx(100.0, rel=0.003)
+
+
+def test_pad_is_beatless() -> None:
+    for seed in range(3):
+        r = analyse(pad(seed=seed))
+        assert r.beatless and r.bpm is None and r.beats.size == 0
+        assert r.confidence < 0.3
+
+
+def test_noise_is_beatless() -> None:
+    rng = np.random.default_rng(3)
+    r = analyse((0.1 * rng.standard_normal(30 * SR)).astype(np.float32))
+    assert r.beatless and r.bpm is None
+
+
+@pytest.mark.parametrize("y", [np.zeros(30 * SR, np.float32), clicks(120.0, 1.5)], ids=["silence", "short"])
+def test_degenerate_input(y: np.ndarray) -> None:
+    r = analyse(y)
+    assert r.bpm is None and r.confidence == 0.0 and r.beatless
+    assert r.beats.size == r.downbeats.size == r.phrases.size == 0
+
+
+def test_tempo_from_envelopes_validates() -> None:
+    with pytest.raises(ValueError):
+        tempo_from_envelopes(onset=np.zeros(10), onset_low=np.zeros(11), frame_rate=86.0)
+    r = tempo_from_envelopes(onset=np.zeros(1000), onset_low=np.zeros(1000), frame_rate=86.0)
+    assert r.bpm is None and r.confidence == 0.0 and r.beatless
+
+
+def test_periodicity_of_a_pulse_train() -> None:
+    env = np.zeros(3000)
+    env[::43] = 1.0
+    acf = periodicity(env, frame_rate=86.0, max_lag=200)
+    assert acf[0] == pytest.approx(1.0)
+    assert acf[43] > 0.9 and acf[86] > 0.9 and abs(acf[21]) < 0.1
+
+
+def test_track_beats_follows_a_pulse_train() -> None:
+    env = np.zeros(2000)
+    env[10::40] = 1.0
+    beats = track_beats(env, period=40.0)
+    np.testing.assert_allclose(beats, np.arange(10, 2000, 40)[: beats.size], atol=0.5)
+    assert beats.size >= 48
+
+
+def test_fit_beat_grid_is_sub_frame_precise_and_skips_gaps() -> None:
+    rng = np.random.default_rng(0)
+    true = 3.0 + 41.37 * np.arange(100)
+    beats = np.round(true + rng.normal(0, 0.3, 100))
+    beats = np.delete(beats, [10, 11, 50])
+    grid = fit_beat_grid(beats, period=41.0)
+    assert grid is not None
+    assert grid.period == pytest.approx(41.37, rel=2e-4)
+    assert grid.inliers == 1.0
+    assert fit_beat_grid(beats[:3], period=41.0) is None
+
+
+def test_bar_phase_and_phrases() -> None:
+    kick = np.tile([2.0, 0.5, 1.0, 0.5], 10)
+    accent = np.tile([1.0, 1.0, 1.0, 1.0], 10)
+    meter, phase, strength = bar_phase(accent=np.roll(accent, 1), kick=np.roll(kick, 1))
+    assert (meter, phase) == (4, 1) and strength > 0
+    waltz = np.tile([2.0, 0.7, 0.7], 12)
+    assert bar_phase(accent=waltz, kick=waltz)[:2] == (3, 0)
+    np.testing.assert_array_equal(phrase_starts(30, first_downbeat=2), [2, 10, 18, 26])
