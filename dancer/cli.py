@@ -20,6 +20,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("scan", "analyse"),
     ("library", "library"),
     ("demo", "demo"),
+    ("journal", "history"),
+    ("journal", "config"),
 )
 
 

@@ -22,7 +22,7 @@ from dancer.errors import LibraryError
 from dancer.model import Analysis, Tags, Track
 from dancer.paths import display_path, path_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -43,6 +43,34 @@ _MIGRATIONS: dict[int, str] = {
         scanned_at REAL NOT NULL
     );
     CREATE INDEX tracks_error ON tracks(error);
+    """,
+    2: """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        arc TEXT NOT NULL,
+        minutes REAL NOT NULL,
+        seed INTEGER NOT NULL DEFAULT 0,
+        playlist TEXT,
+        position REAL NOT NULL DEFAULT 0,
+        seconds_danced REAL NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,
+        nudges INTEGER NOT NULL DEFAULT 0,
+        before_tension INTEGER, before_where TEXT, before_note TEXT,
+        after_tension INTEGER, after_where TEXT, after_note TEXT,
+        state TEXT
+    );
+    CREATE TABLE session_tracks (
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,
+        path_key BLOB NOT NULL,
+        path TEXT NOT NULL,
+        status TEXT NOT NULL,
+        seconds REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, ord)
+    );
+    CREATE INDEX sessions_started ON sessions(started_at);
     """,
 }
 
@@ -231,12 +259,9 @@ class Library:
         }
 
     def recent_paths(self, sessions: int = 3) -> set[str]:
-        """Paths played in the last ``sessions`` sessions (empty until the journal exists)."""
-        has = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'session_tracks'").fetchone()
-        if not has:
-            return set()
+        """Paths played in the last ``sessions`` sessions of the journal."""
         rows = self._conn.execute(
-            "SELECT DISTINCT path_key FROM session_tracks WHERE session_id IN "
+            "SELECT DISTINCT path_key FROM session_tracks WHERE status = 'played' AND session_id IN "
             "(SELECT id FROM sessions ORDER BY started_at DESC LIMIT ?)", (sessions,))
         return {os.fsdecode(k) for (k,) in rows}
 

@@ -200,3 +200,24 @@ def test_analyse_file_memory_is_bounded_on_long_input(tmp_path):
     peak_mb = int(res.stdout.strip())
     decoded_mb = 20 * 60 * 44100 * 2 * 4 / 2**20  # 404 MB as float32
     assert peak_mb < decoded_mb / 2, peak_mb
+
+
+def test_demo_library_analyses_to_its_true_tempi(tmp_path):
+    """The demo music's tempi are known exactly: the scan must find them within 2%."""
+    from dancer.demo import generate_demo
+
+    demo = generate_demo(tmp_path / "demo")
+    with Library.open(tmp_path / "lib.sqlite3") as lib:
+        report = scan_folder(tmp_path / "demo", lib, jobs=2)
+        assert not report.failed, report.failed
+        for truth in demo:
+            t = lib.track(truth.path)
+            if truth.bpm is None:
+                assert t.analysis.beatless or t.analysis.bpm_confidence < 0.3, truth.file
+            else:
+                assert not t.analysis.beatless, truth.file
+                assert t.bpm == pytest.approx(truth.bpm, rel=0.02), truth.file
+            assert t.analysis.loudness_lufs == pytest.approx(truth.loudness_lufs, abs=1.5), truth.file
+        calm = [lib.track(d.path).energy for d in demo if d.character == "calm"]
+        peak = [lib.track(d.path).energy for d in demo if d.character == "peak"]
+        assert max(calm) < min(peak)
