@@ -132,11 +132,25 @@ def read_tags(path: str) -> Tags:
             v = tags.get(key) if hasattr(tags, "get") else None
             return str(v[0]).strip() if v else ""
 
-        return Tags(title=first("title") or title, artist=first("artist"), album=first("album"),
-                    genre=first("genre"))
+        tags = Tags(title=first("title"), artist=first("artist"), album=first("album"), genre=first("genre"))
     except Exception:
         # Tags are a nicety: a file mutagen cannot parse may still decode fine.
-        return Tags(title=title)
+        tags = Tags(title="")
+    if not (tags.title or tags.artist) and path.lower().endswith((".wav", ".wave", ".aif", ".aiff")):
+        tags = _riff_tags(path) or tags
+    return tags if tags.title else Tags(title, tags.artist, tags.album, tags.genre)
+
+
+def _riff_tags(path: str) -> Tags | None:
+    """RIFF INFO / AIFF text chunks, which mutagen does not read but libsndfile does."""
+    try:
+        import soundfile as sf
+
+        with sf.SoundFile(os.fsencode(path)) as f:
+            return Tags(title=(f.title or "").strip(), artist=(f.artist or "").strip(),
+                        album=(f.album or "").strip(), genre=(f.genre or "").strip())
+    except Exception:
+        return None
 
 
 def analyse_file(path: str | Path, *, on_start: Callable[[float], None] | None = None) -> Track:

@@ -221,3 +221,18 @@ def test_demo_library_analyses_to_its_true_tempi(tmp_path):
         calm = [lib.track(d.path).energy for d in demo if d.character == "calm"]
         peak = [lib.track(d.path).energy for d in demo if d.character == "peak"]
         assert max(calm) < min(peak)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])
+def test_tags_are_read_and_fall_back_to_the_file_name(tmp_path, ext):
+    from dancer.scan import read_tags
+
+    y = click_signal(100, 3, 44100, channels=2)
+    tagged = tmp_path / f"tagged.{ext}"
+    with sf.SoundFile(str(tagged), "w", samplerate=44100, channels=2) as f:
+        f.title, f.artist, f.genre = "Hip Circles", "Somebody", "Afrobeats"
+        f.write(y)
+    t = read_tags(str(tagged))
+    assert (t.title, t.artist, t.genre) == ("Hip Circles", "Somebody", "Afrobeats")
+    plain = write_audio(tmp_path / f"Artist - Plain Song.{ext}", y, 44100)
+    assert read_tags(str(plain)).title == "Artist - Plain Song"
