@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -229,7 +229,9 @@ class EspeakVoice:
         if program is None:
             return "missing"
         try:
-            out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=10).stdout
+            out = subprocess.run(
+                [program, "--version"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return "unknown"
         found = re.search(r"\d+\.\d+\S*", out)
@@ -248,7 +250,9 @@ class EspeakVoice:
             wav = Path(tmp) / "cue.wav"
             command = [self.program, "-v", self.voice, "-s", str(self.speed), "-w", str(wav), "--stdin"]
             try:
-                run = subprocess.run(command, input=text, capture_output=True, text=True, timeout=60)
+                run = subprocess.run(
+                    command, input=text, capture_output=True, text=True, timeout=60, check=False
+                )
             except (OSError, subprocess.SubprocessError) as exc:
                 raise VoiceUnavailable(f"espeak-ng failed to run: {exc}") from exc
             if run.returncode != 0 or not wav.exists():
@@ -349,7 +353,9 @@ def open_voice(spec: str | None) -> Voice:
             raise ConfigError(f"--voice: no such Piper voice file: {path}")
         chosen = PiperVoice(path)
     else:
-        raise ConfigError(f"--voice: expected auto, piper, espeak-ng, none or a Piper .onnx file, got {spec!r}")
+        raise ConfigError(
+            f"--voice: expected auto, piper, espeak-ng, none or a Piper .onnx file, got {spec!r}"
+        )
     try:
         chosen.check()
     except VoiceUnavailable as exc:
@@ -520,7 +526,7 @@ class VoiceRenderer:
         self.nice = nice
         order = sorted(cues, key=lambda c: c.time)
         self._texts = list(dict.fromkeys(c.text for c in order))
-        self._first_time = {}
+        self._first_time: dict[str, float] = {}
         for cue in order:
             self._first_time.setdefault(cue.text, cue.time)
         self._audio: dict[str, tuple[np.ndarray, int]] = {}
@@ -533,14 +539,14 @@ class VoiceRenderer:
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
 
-    def start(self) -> VoiceRenderer:
+    def start(self) -> Self:
         if self._thread is None:
             self._t0 = time.monotonic()
             self._thread = threading.Thread(target=self._run, name="dancer-voice", daemon=True)
             self._thread.start()
         return self
 
-    def __enter__(self) -> VoiceRenderer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -575,10 +581,11 @@ class VoiceRenderer:
     def seek(self, session_time: float) -> None:
         """Synthesise cues from ``session_time`` on next (earlier ones later, if ever needed)."""
         with self._wake:
-            pending = [t for t in self._texts if t not in self._audio and t not in self.errors]
+            taken = set(self._texts[: self._next])
+            pending = [t for t in self._texts if t not in taken]
             ahead = [t for t in pending if self._first_time[t] >= session_time]
             behind = [t for t in pending if self._first_time[t] < session_time]
-            done = [t for t in self._texts if t in self._audio or t in self.errors]
+            done = [t for t in self._texts if t in taken]
             self._texts = done + ahead + behind
             self._next = len(done)
             self._wake.notify_all()
@@ -613,7 +620,7 @@ class VoiceRenderer:
                     rate = self.sample_rate
                 result: tuple[np.ndarray, int] | None = (audio, rate)
                 error = None
-            except Exception as exc:  # one bad text must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one bad text must not stop the others
                 result, error = None, f"{type(exc).__name__}: {exc}"
             with self._wake:
                 if result is not None:

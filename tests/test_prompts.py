@@ -17,7 +17,7 @@ from dancer.prompts import FOCI, KINDS, POSITIONS, PromptPack, load_packs, parse
 @pytest.fixture(autouse=True)
 def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config = tmp_path / "config"
-    monkeypatch.setenv("DANCER_CONFIG", str(config))
+    monkeypatch.setenv("DANCER_CONFIG", str(config / "config.toml"))
     return config
 
 
@@ -82,9 +82,7 @@ def test_breath_cycles_are_short_enough_for_a_fast_in_breath(builtin: PromptPack
 def test_every_vigorous_prompt_has_a_gentler_alternative(builtin: PromptPack) -> None:
     gentle = [p for p in builtin if p.impact == "low" and p.kind == "movement"]
     for loud in (p for p in builtin if p.impact == "normal"):
-        assert any(
-            set(g.tags) & set(loud.tags) and set(g.focus) & set(loud.focus) for g in gentle
-        ), loud.id
+        assert any(set(g.tags) & set(loud.tags) and set(g.focus) & set(loud.focus) for g in gentle), loud.id
 
 
 def test_gentle_and_no_floor_filter() -> None:
@@ -128,7 +126,10 @@ PROMPT = '[[prompt]]\nid = "circles-1"\ntext = "Circle."\n'
         ("energy = [0.8, 0.2]", "prompt 'circles-1' field 'energy': expected [low, high]"),
         ("energy = [0, 2]", "field 'energy'"),
         ('tempo = ["slow", 100]', "field 'tempo'"),
-        ('focus = ["knees"]', "field 'focus': expected one of hips, pelvis, psoas, spine, breath, whole-body"),
+        (
+            'focus = ["knees"]',
+            "field 'focus': expected one of hips, pelvis, psoas, spine, breath, whole-body",
+        ),
         ('position = "lying"', "field 'position'"),
         ('impact = "high"', "field 'impact': expected one of low, normal, got 'high'"),
         ("min_spacing = -3", "field 'min_spacing'"),
@@ -153,9 +154,12 @@ def test_invalid_prompt_names_file_prompt_and_field(extra: str, message: str) ->
         ('[[prompt]]\nid = "Bad Id"\ntext = "Hi."\n', "prompt 'Bad Id' field 'id'"),
         ('[[prompt]]\nid = "a"\ntext = "Hi {name}."\n', "field 'text': unknown placeholder {name}"),
         ('[[prompt]]\nid = "a"\ntext = "Hi {."\n', "field 'text': bad braces"),
-        ('[[prompt]]\nid = "a"\ntext = "A."\n[[prompt]]\nid = "a"\ntext = "B."\n', "prompt 'a' field 'id': duplicate"),
+        (
+            '[[prompt]]\nid = "a"\ntext = "A."\n[[prompt]]\nid = "a"\ntext = "B."\n',
+            "prompt 'a' field 'id': duplicate",
+        ),
         ('[[prompt]\nid = "a"\n', "x.toml: invalid TOML"),
-        ('[mood]\nx = 1\n', "unknown table 'mood'"),
+        ("[mood]\nx = 1\n", "unknown table 'mood'"),
         ('[defaults]\nkind = "dance"\n[[prompt]]\nid = "a"\ntext = "A."\n', "prompt 'a' field 'kind'"),
         ('[defaults]\ncolour = "red"\n', "defaults field 'colour': unknown field"),
     ],
@@ -194,8 +198,26 @@ def _toml_value(value: object) -> str:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(["id", "text", "kind", "tags", "energy", "tempo", "focus",
-                                        "position", "impact", "min_spacing", "exhale"]), _values))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "id",
+                "text",
+                "kind",
+                "tags",
+                "energy",
+                "tempo",
+                "focus",
+                "position",
+                "impact",
+                "min_spacing",
+                "exhale",
+            ]
+        ),
+        _values,
+    )
+)
 def test_arbitrary_fields_parse_or_raise_config_error(fields: dict[str, object]) -> None:
     body = "".join(f"{k} = {_toml_value(v)}\n" for k, v in fields.items())
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +29,9 @@ from dancer.prompts.schedule import (
 TOLERANCE = 0.030
 
 
-def make_track(bpm: float | None, duration: float, *, first_beat: float = 0.23, meter: int = 4, name: str = "t") -> Track:
+def make_track(
+    bpm: float | None, duration: float, *, first_beat: float = 0.23, meter: int = 4, name: str = "t"
+) -> Track:
     beats: tuple[float, ...] = ()
     if bpm is not None:
         beats = tuple(float(b) for b in np.arange(first_beat, duration, 60.0 / bpm))
@@ -55,7 +58,10 @@ def make_track(bpm: float | None, duration: float, *, first_beat: float = 0.23, 
 
 
 def make_plan(
-    tempi: Sequence[float | None], lengths: Sequence[float], *, fades: Sequence[float] | float = 8.0,
+    tempi: Sequence[float | None],
+    lengths: Sequence[float],
+    *,
+    fades: Sequence[float] | float = 8.0,
     phases: Sequence[tuple[str, float]] = (),
 ) -> Plan:
     """Entries back to back with overlapping fades; ``phases`` are (name, share of the length)."""
@@ -89,11 +95,18 @@ def make_plan(
 
 
 HIP_RELEASE = {
-    "arrive": dict(tags=("arrive",), density=1.5, breath=True, energy=(0.1, 0.3), impact="low"),
-    "warm-up": dict(tags=("warm-up", "build"), density=1.5, energy=(0.3, 0.5)),
-    "groove": dict(tags=("groove", "peak"), density=1.2, energy=(0.5, 0.85)),
-    "shake": dict(tags=("shake", "release"), density=1.5, energy=(0.85, 0.7)),
-    "floor": dict(tags=("floor", "integrate"), density=1.0, breath=True, position="floor", energy=(0.2, 0.0), impact="low"),
+    "arrive": {"tags": ("arrive",), "density": 1.5, "breath": True, "energy": (0.1, 0.3), "impact": "low"},
+    "warm-up": {"tags": ("warm-up", "build"), "density": 1.5, "energy": (0.3, 0.5)},
+    "groove": {"tags": ("groove", "peak"), "density": 1.2, "energy": (0.5, 0.85)},
+    "shake": {"tags": ("shake", "release"), "density": 1.5, "energy": (0.85, 0.7)},
+    "floor": {
+        "tags": ("floor", "integrate"),
+        "density": 1.0,
+        "breath": True,
+        "position": "floor",
+        "energy": (0.2, 0.0),
+        "impact": "low",
+    },
 }
 
 
@@ -157,21 +170,25 @@ def assert_on_beats(plan: Plan, cues: Sequence[Cue]) -> None:
     for cue in cues:
         assert playing(plan, cue.time), f"no music at {cue.time:.2f}: {cue.text}"
         error = beat_error(plan, cue.time)
-        beatless_only = all(e.track.analysis is None or e.track.analysis.beatless for e in playing(plan, cue.time))
+        beatless_only = all(
+            e.track.analysis is None or e.track.analysis.beatless for e in playing(plan, cue.time)
+        )
         if beatless_only:
             continue
         assert error is not None and error <= TOLERANCE, f"{cue.time:.3f} {cue.kind} {cue.text!r}: {error}"
 
 
 def assert_clear_of_crossfades(plan: Plan, cues: Sequence[Cue]) -> None:
-    for a, b in zip(plan.entries, plan.entries[1:]):
+    for a, b in itertools.pairwise(plan.entries):
         overlap = a.end - b.start
         if overlap <= 0:
             continue
         lo, hi = b.start + BUSY_FROM * overlap, a.end
         for cue in cues:
             end = cue.time + estimate_speech_seconds(cue.text)
-            assert not (cue.time < hi and lo < end), f"{cue.text!r} at {cue.time:.2f} in crossfade {lo:.2f}-{hi:.2f}"
+            assert not (cue.time < hi and lo < end), (
+                f"{cue.text!r} at {cue.time:.2f} in crossfade {lo:.2f}-{hi:.2f}"
+            )
 
 
 def test_every_cue_starts_on_a_beat_of_the_music_playing(session: Plan, cues: list[Cue]) -> None:
@@ -186,7 +203,7 @@ def test_cues_stay_off_the_busy_part_of_crossfades(session: Plan, cues: list[Cue
 def test_cues_are_in_order_and_never_talk_over_each_other(cues: list[Cue]) -> None:
     times = [c.time for c in cues]
     assert times == sorted(times)
-    for a, b in zip(cues, cues[1:]):
+    for a, b in itertools.pairwise(cues):
         if a.kind == b.kind == "count-in" and a.text in COUNT_WORDS:
             continue
         assert a.time + estimate_speech_seconds(a.text) <= b.time + 1e-6, (a, b)
@@ -302,7 +319,9 @@ def test_no_repeats_while_unused_prompts_fit(cues: list[Cue]) -> None:
 
 
 def test_prompts_repeat_only_after_all_were_used() -> None:
-    pack = PromptPack(tuple(Prompt(id=f"p{i}", text=f"Prompt number {i}.", tags=("groove",)) for i in range(3)))
+    pack = PromptPack(
+        tuple(Prompt(id=f"p{i}", text=f"Prompt number {i}.", tags=("groove",)) for i in range(3))
+    )
     plan = make_plan([120], [600], phases=[("groove", 1.0)])
     guide = PhaseGuide("groove", "Groove", 0.0, plan.length, tags=("groove",), density=3.0)
     texts = [c.text for c in schedule_cues(plan, [guide], pack, seed=5) if c.kind == "movement"]
@@ -341,8 +360,16 @@ def test_gentle_and_no_floor_are_respected(session: Plan) -> None:
 
 def test_low_impact_phase_gets_low_impact_prompts(pack: PromptPack) -> None:
     plan = make_plan([124, 124, 124], [300, 300, 300], phases=[("groove", 1.0)])
-    guide = PhaseGuide("groove", "Groove", 0.0, plan.length, tags=("groove", "peak"), density=3, impact="low",
-                       energy=(0.9, 0.9))
+    guide = PhaseGuide(
+        "groove",
+        "Groove",
+        0.0,
+        plan.length,
+        tags=("groove", "peak"),
+        density=3,
+        impact="low",
+        energy=(0.9, 0.9),
+    )
     vigorous = {p.text for p in pack if p.impact == "normal"}
     cues = schedule_cues(plan, [guide], pack, seed=4)
     assert cues and not [c for c in cues if c.text in vigorous]
@@ -353,16 +380,18 @@ def test_guides_for_reads_arc_phases_by_name() -> None:
 
     class ArcPhase:
         name = "groove"
-        prompt_tags = ["groove", "peak"]
+        prompt_tags = ("groove", "peak")
         prompt_density = 2.0
         breath = False
         impact = "normal"
         position = "standing"
-        energy = [0.6, 0.9]
+        energy = (0.6, 0.9)
 
     guides = guides_for(plan, [ArcPhase(), {"name": "arrive", "breath": True, "impact": "low"}])
     assert guides[0] == PhaseGuide("arrive", "Arrive", 0.0, plan.length / 2, breath=True, impact="low")
-    assert guides[1].tags == ("groove", "peak") and guides[1].density == 2.0 and guides[1].energy == (0.6, 0.9)
+    assert (
+        guides[1].tags == ("groove", "peak") and guides[1].density == 2.0 and guides[1].energy == (0.6, 0.9)
+    )
 
 
 def test_empty_plan_has_no_cues(pack: PromptPack) -> None:
@@ -388,16 +417,32 @@ def test_music_grid_hands_over_at_the_crossfade() -> None:
     breath=st.lists(st.booleans(), min_size=5, max_size=5),
 )
 def test_any_plan_puts_cues_on_beats_and_off_crossfades(
-    tempi: list[float | None], lengths: list[float], fades: list[float], shares: list[float], seed: int,
+    tempi: list[float | None],
+    lengths: list[float],
+    fades: list[float],
+    shares: list[float],
+    seed: int,
     breath: list[bool],
 ) -> None:
     names = ["arrive", "warm-up", "groove", "shake", "floor"][: len(shares)]
     total = sum(shares)
-    plan = make_plan(tempi, lengths[: len(tempi)], fades=fades[: len(tempi)],
-                     phases=[(n, s / total) for n, s in zip(names, shares)])
+    plan = make_plan(
+        tempi,
+        lengths[: len(tempi)],
+        fades=fades[: len(tempi)],
+        phases=[(n, s / total) for n, s in zip(names, shares)],
+    )
     guides = [
-        PhaseGuide(s.name, s.title, s.start, s.end, tags=(s.name,), density=2.0, breath=breath[i],
-                   position="floor" if s.name == "floor" else "standing")
+        PhaseGuide(
+            s.name,
+            s.title,
+            s.start,
+            s.end,
+            tags=(s.name,),
+            density=2.0,
+            breath=breath[i],
+            position="floor" if s.name == "floor" else "standing",
+        )
         for i, s in enumerate(plan.phases)
     ]
     cues = schedule_cues(plan, guides, load_packs(include_user=False), seed=seed)
@@ -408,3 +453,61 @@ def test_any_plan_puts_cues_on_beats_and_off_crossfades(
     for one in (c for c in cues if c.text == COUNT_ONE):
         downbeats = [downbeats_on_timeline(e) for e in playing(plan, one.time) if len(beats_on_timeline(e))]
         assert min(float(np.min(np.abs(d - one.time))) for d in downbeats) <= TOLERANCE
+
+
+def test_first_prompt_is_the_move_within_comfort_reminder(cues: list[Cue], pack: PromptPack) -> None:
+    first = next(c for c in cues if c.kind in ("movement", "breath") and c.text not in _cycle_texts(pack))
+    assert "safety" in next(p for p in pack if p.text == first.text).tags
+
+
+def _cycle_texts(pack: PromptPack) -> set[str]:
+    texts = {FOLLOW_INHALE, "And out."}
+    for p in pack:
+        if p.is_cycle:
+            for n_in, n_out in (("two", "six"), ("four", "eight"), ("eight", "sixteen"), ("four", "six")):
+                texts |= {
+                    p.text.format(**{"in": n_in, "out": n_out}),
+                    p.exhale.format(**{"in": n_in, "out": n_out}),
+                }
+    return texts
+
+
+def arc_plan(arc_name: str, minutes: float = 40.0) -> tuple[Plan, list[PhaseGuide]]:
+    """A plan over a built-in arc: tracks at the middle of each phase's tempo range, beatless where preferred."""
+    from dancer.arcs import load_arc
+
+    arc = load_arc(arc_name)
+    entries: list[PlanEntry] = []
+    spans: list[PhaseSpan] = []
+    cursor = 0.0
+    for phase, start, end in arc.spans(minutes):
+        spans.append(PhaseSpan(phase.name, phase.title, start, end))
+        bpm = None if phase.beatless == "preferred" or phase.tempo is None else sum(phase.tempo) / 2
+        while cursor < end - 20.0:
+            piece = min(200.0, end - cursor + 6.0)
+            track = make_track(bpm, piece + 20.0, name=f"{phase.name}{len(entries)}")
+            begin = max(0.0, cursor - 6.0) if entries else 0.0
+            entries.append(PlanEntry(track, phase.name, begin, 1.0, 1.0 + piece, 6.0, 6.0))
+            cursor = begin + piece
+    plan = Plan(arc_name, minutes, 0, tuple(entries), tuple(spans))
+    return plan, guides_for(plan, arc.phases)
+
+
+@pytest.mark.parametrize("arc_name", ["hip-release", "wave", "quick", "gentle"])
+def test_builtin_arcs_get_fitting_prompts(arc_name: str, pack: PromptPack) -> None:
+    plan, guides = arc_plan(arc_name)
+    cues = schedule_cues(plan, guides, pack, seed=11)
+    assert_on_beats(plan, cues)
+    assert_clear_of_crossfades(plan, cues)
+    by_text = {p.text: p for p in pack}
+    announcements = [c for c in cues if c.kind == "phase"]
+    assert [c.phase for c in announcements] == [g.name for g in guides]
+    for guide in guides:
+        said = [by_text[c.text] for c in cues if c.phase == guide.name and c.text in by_text]
+        assert any(p.kind == "movement" and set(p.tags) & guide.match_tags for p in said), guide.name
+        assert all(
+            guide.position in p.position or guide.position == "floor" for p in said if p.kind == "movement"
+        )
+        if guide.impact == "low":
+            assert all(p.impact == "low" for p in said), guide.name
+    assert [c.kind for c in cues[-3:]] == ["check-in", "aftercare", "aftercare"]

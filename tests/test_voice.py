@@ -123,7 +123,9 @@ def test_fallback_to_espeak_when_piper_is_missing(monkeypatch: pytest.MonkeyPatc
     assert "piper-tts" in (chain.fallback_reason or "")
 
 
-def test_fallback_to_printed_when_nothing_is_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_fallback_to_printed_when_nothing_is_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "piper" else real_find_spec(name, *a)

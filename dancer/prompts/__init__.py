@@ -33,14 +33,17 @@ Pack format::
 
 Tags name the moods of arc phases. The built-in packs use: ``any`` (fits everywhere), ``safety``
 (said early), ``arrive``, ``warm-up``, ``build``, ``groove``, ``peak``, ``shake``, ``release``,
-``flowing``, ``staccato``, ``chaos``, ``lyrical``, ``floor``, ``integrate``, ``stillness`` and, for
-aftercare, ``care`` and ``close``. A phase matches a prompt when one of the phase's
-``prompt_tags`` or its name is among the prompt's tags.
+``flowing``, ``staccato``, ``chaos``, ``lyrical``, ``floor``, ``integrate``, ``stillness``, the
+body and quality tags the built-in arcs ask for (``hips``, ``pelvis``, ``circles``, ``whine``,
+``figure-eight``, ``hip-openers``, ``breath``, ``body-scan``, ``feet``, ``joints``, ``let-go``,
+``voice``, ``edges``, ``percussive``, ``light``, ``float``, ``slow``, ``soften``, ``space``) and,
+for aftercare, ``care`` and ``close``. A phase matches a prompt when one of the phase's
+``prompt_tags`` or its name is among the prompt's tags. ``first`` marks a prompt that leads into
+a phase (coming down to the floor): it is said first in a phase it matches, and only there.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import string
 import tomllib
@@ -179,20 +182,15 @@ class PromptPack:
 
 
 def user_prompt_dir() -> Path:
-    """``$DANCER_CONFIG/prompts`` if set, else the platform's user config dir for dancer."""
-    root = os.environ.get("DANCER_CONFIG")
-    if root:
-        return Path(root) / "prompts"
-    import platformdirs
+    """``prompts/`` beside the user's config file (see `dancer.config.config_path`)."""
+    from dancer.config import config_path
 
-    return Path(platformdirs.user_config_dir("dancer")) / "prompts"
+    return config_path().parent / "prompts"
 
 
 def builtin_pack_names() -> tuple[str, ...]:
     """File names of the built-in packs, sorted."""
-    return tuple(
-        sorted(f.name for f in resources.files(__name__).iterdir() if f.name.endswith(".toml"))
-    )
+    return tuple(sorted(f.name for f in resources.files(__name__).iterdir() if f.name.endswith(".toml")))
 
 
 def load_packs(
@@ -216,8 +214,7 @@ def load_packs(
     sources: list[str] = []
     root = resources.files(__name__)
     files: list[tuple[str, str]] = [
-        (f"prompts/{name}", root.joinpath(name).read_text(encoding="utf-8"))
-        for name in builtin_pack_names()
+        (f"prompts/{name}", root.joinpath(name).read_text(encoding="utf-8")) for name in builtin_pack_names()
     ]
     paths: list[Path] = []
     if include_user:
@@ -248,7 +245,7 @@ def parse_pack(text: str, source: str) -> list[Prompt]:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
     unknown = set(doc) - {"pack", "defaults", "prompt"}
     if unknown:
-        raise ConfigError(f"{source}: unknown table {sorted(unknown)[0]!r} (expected pack, defaults, prompt)")
+        raise ConfigError(f"{source}: unknown table {min(unknown)!r} (expected pack, defaults, prompt)")
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError(f"{source}: 'defaults' must be a table")

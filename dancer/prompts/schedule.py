@@ -50,6 +50,8 @@ BEATLESS_BREATH = (4.0, 6.0)
 BEATLESS_PHRASE = 8.0
 #: Breath cycles in one guided breathing block.
 BREATH_CYCLES = 3
+#: Seconds between the starts of breathing blocks in a breath phase.
+BREATH_EVERY = 150.0
 #: Seconds left between the closing cues.
 CLOSING_PAUSE = 6.0
 
@@ -58,8 +60,24 @@ COUNT_ONE = "One!"
 FOLLOW_INHALE = "Breathe in."
 FOLLOW_EXHALE = "And out."
 _NUMBER_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
-).split()
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+)
 #: Phase positions to try, in order, when a pack has nothing for the phase's own position.
 _POSITION_FALLBACK = {"floor": ("floor", "seated"), "seated": ("seated", "floor"), "standing": ("standing",)}
 _GROOVE_TAGS = frozenset({"groove", "peak", "build", "staccato"})
@@ -219,9 +237,7 @@ def music_grid(plan: Plan) -> MusicGrid:
             bounds[i + 1][0] = max(bounds[i + 1][0], a.end)
         else:
             bounds[i][1] = min(bounds[i][1], b.start)
-    spans = [
-        _span(i, entry, lo, hi) for i, (entry, (lo, hi)) in enumerate(zip(entries, bounds)) if hi > lo
-    ]
+    spans = [_span(i, entry, lo, hi) for i, (entry, (lo, hi)) in enumerate(zip(entries, bounds)) if hi > lo]
     return MusicGrid(tuple(spans), tuple(busy), plan.length)
 
 
@@ -358,6 +374,8 @@ class _Scheduler:
     placed: list[_Placed] = field(default_factory=list)
     used: dict[str, int] = field(default_factory=dict)
     last_focus: tuple[str, ...] = ()
+    prompted: bool = False
+    prompted_phases: set[str] = field(default_factory=set)
     _durations: dict[str, float] = field(default_factory=dict)
 
     def run(self) -> list[Cue]:
@@ -368,7 +386,7 @@ class _Scheduler:
             self._count_in(groove)
         closing_start = self._closing()
         for guide in self.guides:
-            self._fill(guide, min(guide.end, closing_start))
+            self._fill(guide, min(guide.end, closing_start - CLOSING_PAUSE))
         self.placed.sort(key=lambda p: p.time)
         return [p.cue for p in self.placed]
 
@@ -401,7 +419,6 @@ class _Scheduler:
         t: float,
         *,
         tags: Iterable[str] | None = None,
-        prefer: str | None = None,
         fits: Callable[[Prompt], bool] | None = None,
     ) -> Prompt | None:
         """A prompt for ``guide`` at time ``t``, unused ones first.
@@ -416,19 +433,26 @@ class _Scheduler:
         energy = guide.energy_at(t)
         levels: list[tuple[Prompt, ...]] = []
         for position in _POSITION_FALLBACK.get(guide.position, (guide.position,)):
-            common = dict(position=position, impact=impact, bpm=bpm, beatless=bpm is None)
-            levels += [
-                self.pack.matching(kinds, tags=match_tags, energy=energy, **common),  # type: ignore[arg-type]
-                self.pack.matching(kinds, tags=match_tags, **common),  # type: ignore[arg-type]
-                self.pack.matching(kinds, tags={"any"}, **common),  # type: ignore[arg-type]
-            ]
+
+            def match(
+                tags: Iterable[str], energy: float | None = None, position: str = position
+            ) -> tuple[Prompt, ...]:
+                return self.pack.matching(
+                    kinds,
+                    tags=tags,
+                    position=position,
+                    impact=impact,
+                    bpm=bpm,
+                    beatless=bpm is None,
+                    energy=energy,
+                )
+
+            levels += [match(match_tags, energy), match(match_tags), match({"any"})]
         if fits is not None:
             levels = [tuple(p for p in level if fits(p)) for level in levels]
         for level in levels:
             fresh = [p for p in level if p.id not in self.used]
             if fresh:
-                if prefer is not None:
-                    fresh = [p for p in fresh if prefer in p.tags] or fresh
                 return self._pick(fresh)
         for level in levels:
             if level:
@@ -449,7 +473,11 @@ class _Scheduler:
     # -- phase announcements
 
     def _announce(self, guide: PhaseGuide, *, first: bool) -> None:
-        prompt = self.choose(("phase",), guide, guide.start)
+        # An announcement written for this phase by name beats one that only shares a tag.
+        prompt = self.choose(
+            ("phase",), guide, guide.start, tags={guide.name}, fits=lambda p: guide.name in p.tags
+        )
+        prompt = prompt or self.choose(("phase",), guide, guide.start)
         text = prompt.text.format(title=guide.title) if prompt else f"Next: {guide.title}."
         duration = self.say(text)
         if first:
@@ -474,10 +502,13 @@ class _Scheduler:
         with_beat = [
             g
             for g in candidates
-            if any(not span.beatless for _, span in self.grid.points(g.start, min(g.end, g.start + 90.0), "downbeat"))
+            if any(
+                not span.beatless
+                for _, span in self.grid.points(g.start, min(g.end, g.start + 90.0), "downbeat")
+            )
         ]
         grooves = [g for g in with_beat if g.match_tags & _GROOVE_TAGS]
-        return (grooves or with_beat or [None])[0]
+        return next(iter(grooves or with_beat), None)
 
     def _count_in(self, guide: PhaseGuide) -> None:
         """Lead-in line, then "five, six, seven, eight" on beats and "one" on a downbeat."""
@@ -537,7 +568,11 @@ class _Scheduler:
             duration = self.say(prompt.text)
             for level in ("phrase", "beat"):
                 spot = next(
-                    (t for t, _ in self.grid.points(cursor, self.grid.length, level) if self.free(t, t + duration)),
+                    (
+                        t
+                        for t, _ in self.grid.points(cursor, self.grid.length, level)
+                        if self.free(t, t + duration)
+                    ),
                     None,
                 )
                 if spot is not None:
@@ -553,30 +588,44 @@ class _Scheduler:
     # -- prompts and breath cycles
 
     def _fill(self, guide: PhaseGuide, end: float) -> None:
+        """Prompts every ``60 / density`` seconds; in breath phases a breath block every
+        `BREATH_EVERY` seconds, each followed by a prompt."""
         if guide.density <= 0:
             return
         interval = 60.0 / guide.density
         cursor = guide.start
-        event = 0
+        last_block = -np.inf
         while cursor < end:
-            if guide.breath and event % 2 == 0:
-                placed = self._breath_block(guide, cursor, end)
-            else:
-                placed = self._prompt(guide, cursor, end)
-            if placed is None:
-                if guide.breath and event % 2 == 0:
-                    event += 1
+            if guide.breath and cursor - last_block >= BREATH_EVERY:
+                block = self._breath_block(guide, cursor, end)
+                last_block = cursor if block is None else block[0]
+                if block is not None:
+                    cursor = block[0] + block[1]
                     continue
+            placed = self._prompt(guide, cursor, end)
+            if placed is None:
                 return
             time, room = placed
             cursor = time + max(interval, room)
-            event += 1
 
     def _prompt(self, guide: PhaseGuide, cursor: float, end: float) -> tuple[float, float] | None:
-        prefer = "safety" if not any(p.cue.kind in ("movement", "breath") for p in self.placed) else None
-        prompt = self.choose(
-            ("movement", "breath"), guide, cursor, prefer=prefer, fits=lambda p: not p.is_cycle
-        )
+        kinds = ("movement", "breath")
+        prompt = None
+        if not self.prompted:
+            # The first prompt of a session is the reminder to move within comfort, if it fits.
+            prompt = self.choose(kinds, guide, cursor, tags={"safety"}, fits=lambda p: "safety" in p.tags)
+        if prompt is None and guide.name not in self.prompted_phases:
+            # A prompt tagged "first" leads into its phase (getting down to the floor, say).
+            prompt = self.choose(
+                kinds,
+                guide,
+                cursor,
+                fits=lambda p: "first" in p.tags and bool(guide.match_tags & set(p.tags)),
+            )
+        if prompt is None:
+            prompt = self.choose(
+                kinds, guide, cursor, fits=lambda p: not p.is_cycle and "first" not in p.tags
+            )
         if prompt is None:
             return None
         duration = self.say(prompt.text)
@@ -584,6 +633,8 @@ class _Scheduler:
             if t + duration <= end and self.free(t, t + duration):
                 self.put(t, prompt.kind, prompt.text, guide.name)
                 self.mark(prompt)
+                self.prompted = True
+                self.prompted_phases.add(guide.name)
                 return t, max(duration + GAP, prompt.min_spacing)
         return None
 
@@ -592,21 +643,18 @@ class _Scheduler:
         for t, span in self.grid.points(cursor, end, "phrase"):
             for cycles in (BREATH_CYCLES, 2):
                 times = self._breath_times(span, t, cycles)
-                if times is None or times[-1] > end:
+                if times is None or times[-1] > end or not self.free(times[0], times[-1]):
                     continue
-                inhale = times[1] - times[0]
-                exhale = times[2] - times[1]
-                prompt = self.choose(
-                    ("breath",),
-                    guide,
-                    t,
-                    fits=lambda p, i=inhale, e=exhale, s=span: p.is_cycle
-                    and self._cycle_fits(p, s, i, e),
-                )
+                inhale, exhale = times[1] - times[0], times[2] - times[1]
+
+                def fits(
+                    prompt: Prompt, span: Span = span, inhale: float = inhale, exhale: float = exhale
+                ) -> bool:
+                    return prompt.is_cycle and self._cycle_fits(prompt, span, inhale, exhale)
+
+                prompt = self.choose(("breath",), guide, t, fits=fits)
                 texts = self._breath_texts(prompt, span, cycles)
                 if not all(self.say(x) <= d - 0.15 for x, d in zip(texts, np.diff(times))):
-                    continue
-                if not self.free(times[0], times[-1]):
                     continue
                 for i, text in enumerate(texts):
                     # Each cue holds its whole in- or out-breath, so nothing else is said inside.
