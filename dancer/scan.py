@@ -195,6 +195,9 @@ def _worker_main(tasks: mp.Queue, results: mp.Queue) -> None:
     # The parent handles Ctrl-C and tells workers to stop; a worker dying on SIGINT mid-write
     # of a result would lose it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One worker per core already; BLAS threads on top oversubscribe and slow the true-peak step.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
     from dancer.analysis import warm_up
 
     warm_up()
