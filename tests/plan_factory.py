@@ -3,6 +3,9 @@ downbeats every bar, phrases every 8 beats from the first downbeat, a flat energ
 
 from __future__ import annotations
 
+import wave
+from pathlib import Path
+
 import numpy as np
 
 from dancer.model import ENERGY_STEP, Analysis, Tags, Track
@@ -58,7 +61,9 @@ def make_track(path: str, *, artist: str = "", title: str | None = None, genre: 
     )
 
 
-def make_library(n: int, *, seed: int = 0, folder: str = "/music", beatless_share: float = 0.15) -> list[Track]:
+def make_library(
+    n: int, *, seed: int = 0, folder: str = "/music", beatless_share: float = 0.15
+) -> list[Track]:
     """``n`` varied tracks: tempi 60-140 BPM, energies across 0..1 (calm tracks slower), 2.5-7 min,
     some beatless, about three tracks per artist."""
     rng = np.random.default_rng(seed)
@@ -82,4 +87,23 @@ def make_library(n: int, *, seed: int = 0, folder: str = "/music", beatless_shar
                 confidence=float(rng.uniform(0.5, 1.0)),
             )
         )
+    return tracks
+
+
+def write_wav(path: Path, seconds: float = 0.2, rate: int = 8000) -> None:
+    """A short quiet mono WAV (what players need to open a file; the analysis above is synthetic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = (np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate) * 3000).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames.tobytes())
+
+
+def library_on_disk(folder: Path, n: int, *, seed: int = 0) -> list[Track]:
+    """`make_library` under ``folder`` with a real (tiny) audio file behind every track."""
+    tracks = make_library(n, seed=seed, folder=str(folder))
+    for track in tracks:
+        write_wav(Path(track.path))
     return tracks

@@ -108,10 +108,10 @@ def builtin_arcs() -> list[str]:
 
 
 def user_arc_dir() -> Path:
-    """Where a user's own arcs live: ``<config dir>/dancer/arcs`` (``$XDG_CONFIG_HOME`` on Linux)."""
-    import platformdirs
+    """Where a user's own arcs live: ``arcs/`` beside the config file (see `dancer.config.config_path`)."""
+    from dancer.config import config_path
 
-    return platformdirs.user_config_path("dancer") / "arcs"
+    return config_path().parent / "arcs"
 
 
 def user_arcs() -> list[str]:
@@ -181,8 +181,9 @@ class _Validator:
     def unknown(self, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
         for key in data:
             if key not in allowed:
+                where = f"{self.where.strip()}: " if self.where else ""
                 raise ConfigError(
-                    f"{self.label}: {self.where}unknown field '{key}' (allowed: {', '.join(allowed)})"
+                    f"{self.label}: {where}unknown field '{key}' (allowed: {', '.join(allowed)})"
                 )
 
     def get(self, data: dict[str, Any], field: str, expected: str, default: Any = ...) -> Any:
@@ -243,7 +244,11 @@ class _Validator:
         if minutes_range is not None and minutes_range[0] > minutes_range[1]:
             raise self.fail("minutes_range", "[shortest, longest] minutes", list(minutes_range))
         raw_phases = self.get(data, "phase", "one or more [[phase]] tables")
-        if not isinstance(raw_phases, list) or not raw_phases or not all(isinstance(p, dict) for p in raw_phases):
+        if (
+            not isinstance(raw_phases, list)
+            or not raw_phases
+            or not all(isinstance(p, dict) for p in raw_phases)
+        ):
             raise self.fail("phase", "one or more [[phase]] tables", raw_phases)
         phases = [self.phase(raw, index) for index, raw in enumerate(raw_phases)]
         self.where = ""
@@ -307,4 +312,3 @@ class _Validator:
             impact=self.choice(data, "impact", IMPACTS, "normal"),
             position=self.choice(data, "position", POSITIONS, "standing"),
         )
-

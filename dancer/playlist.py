@@ -1,0 +1,312 @@
+"""Extended M3U8 playlists: plans written so any player opens them, and read back (ours or theirs).
+
+Public: `write_plan`, `read_plan`, `format_plan`.
+
+A dancer playlist is plain extended M3U (``#EXTM3U``, ``#EXTINF:secs,Artist - Title``, one path a line,
+relative to the playlist's folder where possible) plus comment lines other players ignore::
+
+    #DANCER-ARC:hip-release minutes=45 seed=3 objective=0.0456
+    #DANCER-PHASE:name=arrive start=0.0 end=405.0 'title=Arrive and breathe'
+    #DANCER-WARNING:phase 'floor': ...
+    #DANCER-ENTRY:phase=arrive start=0.0 in=0.4 out=323.7 fade_in=4.0 fade_out=12.0 transition=start
+    #EXTINF:323,Artist - Title
+    ../music/Artist/track.flac
+
+Fields are shell-quoted ``key=value`` words; numbers are written so they read back exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from dancer.errors import ConfigError, DancerError
+from dancer.model import PhaseSpan, Plan, PlanEntry, Tags, Track
+from dancer.paths import atomic_write_bytes
+
+ARC = "#DANCER-ARC:"
+PHASE = "#DANCER-PHASE:"
+ENTRY = "#DANCER-ENTRY:"
+WARNING = "#DANCER-WARNING:"
+EXTINF = "#EXTINF:"
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+://")
+_ENTRY_FIELDS = {
+    "start": "start", "in": "source_in", "out": "source_out", "fade_in": "fade_in", "fade_out": "fade_out",
+}  # fmt: skip
+
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+def _words(**fields: object) -> str:
+    return shlex.join(f"{k}={v}" for k, v in fields.items())
+
+
+def _relative(track_path: str, folder: Path) -> str:
+    """``track_path`` relative to ``folder`` when they share more than the filesystem root."""
+    absolute = os.path.abspath(track_path)
+    try:
+        common = os.path.commonpath([absolute, str(folder)])
+        if os.path.dirname(common) == common:
+            return absolute
+        return os.path.relpath(absolute, folder)
+    except ValueError:
+        return absolute
+
+
+def format_plan(plan: Plan, folder: Path) -> str:
+    """The text of the playlist for ``plan`` written in ``folder`` (paths relative to it)."""
+    folder = Path(os.path.abspath(folder))
+    title = plan.arc.replace("-", " ").capitalize() if plan.arc else "Session"
+    lines = ["#EXTM3U", f"#PLAYLIST:{title}, {plan.minutes:g} min"]
+    lines.append(
+        f"{ARC}{plan.arc or '-'} minutes={plan.minutes:g} seed={plan.seed} objective={_num(plan.objective)}"
+    )
+    for span in plan.phases:
+        lines.append(
+            PHASE + _words(name=span.name, start=_num(span.start), end=_num(span.end), title=span.title)
+        )
+    for warning in plan.warnings:
+        lines.append(WARNING + " ".join(warning.split()))
+    for entry in plan.entries:
+        path = entry.track.path
+        if "\n" in path or "\r" in path:
+            raise ConfigError(f"cannot write a path with a line break to a playlist: {path!r}")
+        lines.append(
+            ENTRY
+            + _words(
+                phase=entry.phase,
+                start=_num(entry.start),
+                **{"in": _num(entry.source_in)},
+                out=_num(entry.source_out),
+                fade_in=_num(entry.fade_in),
+                fade_out=_num(entry.fade_out),
+                transition=entry.transition,
+            )
+        )
+        name = " ".join((entry.track.display or Path(path).stem).split())
+        seconds = entry.track.duration or entry.length  # other players play the whole file
+        lines.append(f"{EXTINF}{round(seconds)},{name}")
+        line = _relative(path, folder).replace(os.sep, "/")
+        lines.append("./" + line if line.startswith("#") else line)
+    return "\n".join(lines) + "\n"
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    """Write ``plan`` as an extended M3U8 playlist at ``path``, atomically (temp file + fsync + rename)."""
+    path = Path(path)
+    text = format_plan(plan, path.parent if str(path.parent) else Path("."))
+    try:
+        atomic_write_bytes(path, text.encode("utf-8", "surrogateescape"))
+    except OSError as exc:
+        raise DancerError(f"cannot write playlist {path}: {exc.strerror or exc}") from exc
+
+
+def _lines(raw: bytes) -> list[tuple[str, str | None]]:
+    """Each line as text, with a second reading for lines that are not UTF-8: Latin-1 first (what
+    other players write in a plain .m3u), else the raw bytes as the file system names them."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    out: list[tuple[str, str | None]] = []
+    for line in raw.split(b"\n"):
+        try:
+            out.append((line.decode("utf-8"), None))
+        except UnicodeDecodeError:
+            out.append((line.decode("latin-1"), line.decode("utf-8", "surrogateescape")))
+    return out
+
+
+class _Reader:
+    def __init__(self, path: Path, resolve: Callable[[Path], Track | None] | None):
+        self.path = path
+        self.folder = Path(os.path.abspath(path.parent))
+        self.resolve = resolve
+        self.warnings: list[str] = []
+        self.entries: list[PlanEntry] = []
+        self.phases: list[PhaseSpan] = []
+        self.stored_warnings: list[str] = []
+        self.arc: str = ""
+        self.minutes: float | None = None
+        self.seed = 0
+        self.objective = 0.0
+        self.entry: dict[str, str] | None = None
+        self.extinf: tuple[float, str] | None = None
+        self.lineno = 0
+
+    def fail(self, what: str) -> ConfigError:
+        return ConfigError(f"{self.path}: line {self.lineno}: {what}")
+
+    def fields(self, text: str, tag: str) -> dict[str, str]:
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise self.fail(f"{tag}: {exc}") from exc
+        out = {}
+        for word in words:
+            key, sep, value = word.partition("=")
+            if not sep:
+                raise self.fail(f"{tag}: expected key=value, got {word!r}")
+            out[key] = value
+        return out
+
+    def number(self, fields: dict[str, str], key: str, tag: str) -> float:
+        if key not in fields:
+            raise self.fail(f"{tag} field '{key}': missing")
+        try:
+            return float(fields[key])
+        except ValueError:
+            raise self.fail(f"{tag} field '{key}': expected a number, got {fields[key]!r}") from None
+
+    def comment(self, line: str) -> None:
+        upper = line.upper()
+        if upper.startswith(EXTINF):
+            seconds, _, title = line[len(EXTINF) :].partition(",")
+            try:
+                duration = float(seconds.split()[0]) if seconds.strip() else -1.0
+            except ValueError:
+                duration = -1.0
+            self.extinf = (duration, title.strip())
+        elif line.startswith(ARC):
+            name, _, rest = line[len(ARC) :].strip().partition(" ")
+            fields = self.fields(rest, "#DANCER-ARC")
+            self.arc = "" if name == "-" else name
+            self.minutes = self.number(fields, "minutes", "#DANCER-ARC") if "minutes" in fields else None
+            self.seed = int(self.number(fields, "seed", "#DANCER-ARC")) if "seed" in fields else 0
+            self.objective = self.number(fields, "objective", "#DANCER-ARC") if "objective" in fields else 0.0
+        elif line.startswith(PHASE):
+            fields = self.fields(line[len(PHASE) :], "#DANCER-PHASE")
+            name = fields.get("name") or self._missing("#DANCER-PHASE", "name")
+            start = self.number(fields, "start", "#DANCER-PHASE")
+            end = self.number(fields, "end", "#DANCER-PHASE")
+            self.phases.append(PhaseSpan(name=name, title=fields.get("title", name), start=start, end=end))
+        elif line.startswith(ENTRY):
+            self.entry = self.fields(line[len(ENTRY) :], "#DANCER-ENTRY")
+            self.entry["_line"] = str(self.lineno)
+        elif line.startswith(WARNING):
+            self.stored_warnings.append(line[len(WARNING) :].strip())
+
+    def _missing(self, tag: str, key: str) -> str:
+        raise self.fail(f"{tag} field '{key}': missing")
+
+    def locate(self, line: str) -> Path:
+        is_file_url = line.lower().startswith("file://")
+        if _URL.match(line) and not is_file_url:
+            raise self.fail(f"'{line}' is a URL; dancer plays local files only (no network)")
+        if is_file_url:
+            line = unquote(urlparse(line).path)
+        candidate = Path(line).expanduser()
+        if not candidate.is_absolute():
+            candidate = self.folder / candidate
+        if not candidate.exists() and "\\" in line:
+            alternative = Path(line.replace("\\", "/")).expanduser()
+            alternative = alternative if alternative.is_absolute() else self.folder / alternative
+            if alternative.exists():
+                candidate = alternative
+        return Path(os.path.normpath(candidate))
+
+    def track(self, file: Path, extinf: tuple[float, str] | None) -> Track | None:
+        if self.resolve is not None:
+            return self.resolve(file)
+        stat = file.stat()
+        title = extinf[1] if extinf and extinf[1] else file.stem
+        artist, sep, name = title.partition(" - ")
+        tags = Tags(title=name, artist=artist) if sep else Tags(title=title)
+        return Track(path=str(file), size=stat.st_size, mtime=stat.st_mtime, tags=tags, analysis=None)
+
+    def uri(self, line: str, raw: str | None = None) -> None:
+        entry, extinf = self.entry, self.extinf
+        self.entry, self.extinf = None, None
+        file = self.locate(line)
+        if not file.is_file() and raw is not None:
+            file = self.locate(raw)
+        if not file.is_file():
+            self.warnings.append(f"line {self.lineno}: '{line}' not found; skipped")
+            return
+        track = self.track(file, extinf)
+        if track is None:
+            self.warnings.append(f"line {self.lineno}: '{line}' could not be analysed; skipped")
+            return
+        previous_end = max((e.end for e in self.entries), default=0.0)
+        if entry is not None:
+            saved, self.lineno = self.lineno, int(entry["_line"])
+            values = {attr: self.number(entry, key, "#DANCER-ENTRY") for key, attr in _ENTRY_FIELDS.items()}
+            self.lineno = saved
+            self.entries.append(
+                PlanEntry(
+                    track=track,
+                    phase=entry.get("phase", ""),
+                    transition=entry.get("transition", "crossfade"),
+                    **values,
+                )
+            )
+            return
+        analysis = track.analysis
+        if analysis is not None:
+            source_in, source_out = analysis.cue_in, analysis.cue_out
+        elif extinf is not None and extinf[0] > 0:
+            source_in, source_out = 0.0, extinf[0]
+        else:
+            self.warnings.append(
+                f"line {self.lineno}: '{line}' has no known length (not analysed, no #EXTINF); skipped"
+            )
+            return
+        phase = next((s.name for s in self.phases if s.start <= previous_end < s.end), "")
+        if not phase:
+            phase = self.phases[-1].name if self.phases else "playlist"
+        self.entries.append(
+            PlanEntry(
+                track=track,
+                phase=phase,
+                start=previous_end,
+                source_in=source_in,
+                source_out=source_out,
+                fade_in=0.0,
+                fade_out=0.0,
+                transition="start" if not self.entries else "gap",
+            )
+        )
+
+    def read(self, lines: list[tuple[str, str | None]]) -> Plan:
+        for self.lineno, (text, raw) in enumerate(lines, 1):
+            line = text.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                self.comment(line)
+            else:
+                self.uri(line, raw.strip() if raw is not None else None)
+        length = max((e.end for e in self.entries), default=0.0)
+        phases = tuple(self.phases) or (PhaseSpan("playlist", self.path.stem, 0.0, length),)
+        return Plan(
+            arc=self.arc,
+            minutes=self.minutes if self.minutes is not None else length / 60.0,
+            seed=self.seed,
+            entries=tuple(self.entries),
+            phases=phases,
+            objective=self.objective,
+            warnings=tuple(self.stored_warnings + self.warnings),
+        )
+
+
+def read_plan(path: Path, *, resolve: Callable[[Path], Track | None] | None = None) -> Plan:
+    """Read a playlist back into a `Plan`: a dancer M3U8 exactly as written, or a plain M3U/M3U8 from
+    another player as back-to-back entries.
+
+    ``resolve`` turns each (absolute) file path into a `Track` (a library lookup, analysing when
+    needed) or None to skip it; without it, tracks carry only the file's tags from ``#EXTINF``.
+    Missing files are skipped with a warning in `Plan.warnings`; a URL raises `ConfigError` naming
+    the line (dancer plays local files only). Lines that are not UTF-8 are read as Latin-1, or as
+    the raw bytes of a file name that is not UTF-8 either.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read playlist {path}: {exc.strerror or exc}") from exc
+    return _Reader(path, resolve).read(_lines(raw))
