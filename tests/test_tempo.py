@@ -5,9 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dancer.analysis.beats import bar_phase, fit_beat_grid, phrase_starts, track_beats
+from dancer.analysis.beats import (
+    bar_phase,
+    beat_contrast,
+    fit_beat_grid,
+    phrase_phase,
+    phrase_starts,
+    track_beats,
+)
 from dancer.analysis.features import extract_features
-from dancer.analysis.tempo import TempoResult, estimate_tempo, periodicity, tempo_from_envelopes
+from dancer.analysis.tempo import (
+    LEVEL_WEIGHTS,
+    TempoResult,
+    comb_salience,
+    estimate_tempo,
+    level_evidence,
+    metrical_levels,
+    periodicity,
+    pulse_evidence,
+    tempo_from_envelopes,
+)
 
 SR = 22050
 
@@ -23,7 +40,9 @@ def _sound(kind: str, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
     return np.sin(2 * np.pi * 1000 * t) * np.exp(-t * 60)  # click
 
 
-def _render(events: list[tuple[float, str, float]], seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
+def _render(
+    events: list[tuple[float, str, float]], seconds: float, sr: int = SR, seed: int = 0
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     y = np.zeros(int(seconds * sr))
     for time, kind, gain in events:
@@ -37,6 +56,22 @@ def _render(events: list[tuple[float, str, float]], seconds: float, sr: int = SR
 def clicks(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
     period = 60.0 / bpm
     return _render([(offset + k * period, "click", 1.0) for k in range(int(seconds / period) + 1)], seconds)
+
+
+def accented_clicks(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Clicks with every fourth one louder and lower, as a metronome marks the bar."""
+    rng = np.random.default_rng(1)
+    period = 60.0 / bpm
+    t = np.arange(int(0.03 * SR)) / SR
+    y = np.zeros(int(seconds * SR))
+    for k in range(int(seconds / period) + 1):
+        down = k % 4 == 0
+        burst = (1.0 if down else 0.6) * np.exp(-t / 0.008)
+        tone = np.sin(2 * np.pi * (800 if down else 1600) * t)
+        burst = burst * (0.6 * tone + 0.4 * rng.standard_normal(t.size))
+        i = int(round((offset + k * period) * SR))
+        y[i : i + t.size] += burst[: max(0, y.size - i)]
+    return (0.4 * y).astype(np.float32)
 
 
 def pattern(bpm: float, style: str, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
@@ -59,7 +94,8 @@ def pattern(bpm: float, style: str, seconds: float = 30.0, *, offset: float = 0.
                 events.append((t, "snare", 1.0))
             events += [(t, "hat", 0.8), (t + period / 2, "hat", 0.5)]
         elif style == "ballad":
-            events.append((t, "kick", 1.0) if pos == 0 else (t, "snare", 0.9) if pos == 2 else (t, "hat", 0.5))
+            kind, gain = {0: ("kick", 1.0), 2: ("snare", 0.9)}.get(pos, ("hat", 0.5))
+            events.append((t, kind, gain))
         elif style == "waltz":
             events.append((t, "kick", 1.0) if pos == 0 else (t, "snare", 0.5))
     return _render(events, seconds)
@@ -70,7 +106,8 @@ def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
     y = sum(
-        np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t))
+        np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
+        * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t))
         for f in (220.0, 277.2, 329.6, 440.0, 554.4)
     )
     fade = np.minimum(1, t / 3) * np.minimum(1, (seconds - t) / 3)
@@ -93,8 +130,16 @@ def test_click_track_tempo_and_phase(bpm: float) -> None:
     assert np.all(np.diff(r.beats) > 0)
 
 
+@pytest.mark.parametrize("bpm", [90.0, 100.0, 120.0, 128.0])
+@pytest.mark.parametrize("seconds", [8.0, 30.0])
+def test_accented_click_track(bpm: float, seconds: float) -> None:
+    r = analyse(accented_clicks(bpm, seconds))
+    assert r.bpm == pytest.approx(bpm, rel=0.005)
+
+
 @pytest.mark.parametrize(
-    ("style", "bpm"), [("house", 124.0), ("house", 118.0), ("hiphop", 90.0), ("hiphop", 85.0), ("ballad", 68.0)]
+    ("style", "bpm"),
+    [("house", 124.0), ("house", 118.0), ("hiphop", 90.0), ("hiphop", 85.0), ("ballad", 68.0)],
 )
 def test_drum_patterns(style: str, bpm: float) -> None:
     r = analyse(pattern(bpm, style))
@@ -206,3 +251,63 @@ def test_bar_phase_and_phrases() -> None:
     waltz = np.tile([2.0, 0.7, 0.7], 12)
     assert bar_phase(accent=waltz, kick=waltz)[:2] == (3, 0)
     np.testing.assert_array_equal(phrase_starts(30, first_downbeat=2), [2, 10, 18, 26])
+
+
+def test_tempo_is_precise_off_the_frame_grid() -> None:
+    # 123.4 BPM is 20.94 frames a beat: the estimate must not snap to a whole-frame lag.
+    r = analyse(clicks(123.4, 40.0))
+    assert r.bpm == pytest.approx(123.4, rel=5e-4)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.12])
+def test_speed_change_scales_the_tempo(factor: float) -> None:
+    import soxr
+
+    y = pattern(100.0, "hiphop", 40.0)
+    faster = soxr.resample(y, SR, SR / factor).astype(np.float32)
+    base, moved = analyse(y), analyse(faster)
+    assert moved.bpm / base.bpm == pytest.approx(factor, rel=0.02)
+
+
+def test_metrical_levels_hold_the_beat_and_its_octaves() -> None:
+    frame_rate = 43.0
+    env = np.zeros(3000)
+    env[::20] = 1.0  # 129 BPM
+    env[10::20] = 0.3  # offbeats
+    acf = periodicity(env, frame_rate=frame_rate, max_lag=400)
+    levels = 60.0 * frame_rate / metrical_levels(acf, frame_rate=frame_rate, min_bpm=45.0, max_bpm=250.0)
+    assert np.any(np.isclose(levels, 129.0, rtol=0.01))
+    assert np.any(np.isclose(levels, 64.5, rtol=0.01))
+    assert np.all((levels >= 45.0) & (levels <= 250.0))
+    # The comb of the beat lag beats that of a dotted (1.5-beat) lag.
+    assert comb_salience(acf, np.array([20.0]))[0] > comb_salience(acf, np.array([30.0]))[0]
+
+
+def test_level_evidence_table() -> None:
+    f = extract_features(pattern(120.0, "house"), sample_rate=SR)
+    evidence = pulse_evidence(
+        onset=f.onset, onset_low=f.onset_low, onset_bands=f.onset_bands, frame_rate=f.frame_rate
+    )
+    periods = 60.0 * f.frame_rate / np.array([60.0, 120.0, 240.0])
+    table, beats = level_evidence(periods, evidence)
+    assert table.shape == (3, 9) and len(beats) == 3
+    np.testing.assert_allclose(table[:, 0], np.log2([0.5, 1.0, 2.0]), atol=1e-9)
+    # Kicks land on the beats at 120 BPM, and not between them at 60.
+    assert table[1, 3] > 0.5 > table[0, 3]
+    assert int(np.argmax(table @ LEVEL_WEIGHTS)) == 1
+
+
+def test_beat_contrast_sign() -> None:
+    env = np.zeros(1000)
+    env[5::20] = 1.0
+    beats = np.arange(5, 1000, 20, dtype=float)
+    assert beat_contrast(env, beats, period=20.0) > 1.0
+    assert beat_contrast(env, beats + 10.0, period=20.0) < -1.0
+    assert beat_contrast(env, beats[:2], period=20.0) == 0.0
+
+
+def test_phrase_phase_follows_the_accented_downbeat() -> None:
+    accent = np.ones(64)
+    accent[6::8] = 3.0  # crashes every 8 beats from beat 6
+    assert phrase_phase(accent, first_downbeat=2, meter=4, beats_per_phrase=8) == 6
+    assert phrase_phase(np.ones(64), first_downbeat=2, meter=4, beats_per_phrase=8) == 2
