@@ -20,6 +20,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("scan", "analyse"),
     ("library", "library"),
     ("demo", "demo"),
+    ("plan", "build"),
+    ("plan", "plan"),
+    ("play", "play"),
+    ("play", "render"),
+    ("play", "devices"),
     ("journal", "history"),
     ("journal", "config"),
 )

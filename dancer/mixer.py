@@ -17,23 +17,29 @@ sample and all fades, jumps and clips are computed from those integers.
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
 from dancer.errors import DancerError, DecodeError
 from dancer.model import PhaseSpan, Plan, PlanEntry, Track
 
-__all__ = ["MixSettings", "VoiceClip", "Timeline", "Mixer", "render_to_file", "entry_gain_db", "OUTPUT_FORMATS"]
+__all__ = [
+    "OUTPUT_FORMATS", "MixSettings", "Mixer", "Timeline", "VoiceClip", "entry_gain_db", "render_to_file",
+]
 
 #: Frames rendered per internal step. Fixed so output does not depend on the caller's block size.
 QUANTUM = 4096
 #: Frames decoded per read from a file.
 READ_FRAMES = 16384
+#: Crossfade (s) when a re-planned timeline takes over.
+SWAP_FADE = 0.05
 #: Shortest fade at an entry's edges: a hard cut into or out of music clicks.
 MIN_FADE = 0.010
 #: file suffix → (libsndfile format, subtype) for `render_to_file`.
@@ -101,8 +107,10 @@ class Timeline:
             return self
         import soxr
 
-        voice = [VoiceClip(c.start, soxr.resample(np.asarray(c.samples, np.float32), self.sample_rate, sample_rate)
-                           .astype(np.float32), c.text) for c in self.voice]
+        voice = []
+        for c in self.voice:
+            samples = soxr.resample(np.asarray(c.samples, np.float32), self.sample_rate, sample_rate)
+            voice.append(VoiceClip(c.start, samples.astype(np.float32), c.text))
         return Timeline(self.entries, voice, sample_rate, self.settings, self.phases)
 
 
@@ -113,7 +121,7 @@ def entry_gain_db(track: Track, settings: MixSettings) -> float:
         return 0.0
     # A mono file is measured on one channel but heard on two: 3 dB louder than measured.
     mono = -10.0 * math.log10(2.0) if a.channels == 1 else 0.0
-    return min(settings.target_lufs - a.loudness_lufs, settings.max_boost_db) + mono
+    return min(settings.target_lufs - a.loudness_lufs + mono, settings.max_boost_db)
 
 
 # -- the program: a timeline in samples ----------------------------------------------------------
@@ -162,7 +170,7 @@ class _Program:
         self.sample_rate = sr
         self.timeline = timeline
         self.warnings: list[str] = []
-        self.failed: set[int] = set()
+        self.failed: set[str] = set()
         entries = timeline.entries
         last = max(range(len(entries)), key=lambda i: entries[i].end, default=-1)
         min_fade = max(1, round(MIN_FADE * sr))
@@ -178,19 +186,18 @@ class _Program:
             gain = 10.0 ** (entry_gain_db(e.track, s) / 20.0)
             placements.append(_Placement(i, e, start, end, fi, fo, gain))
         self.placements = sorted(placements, key=lambda p: p.start)
-        self.voice = sorted((self._spoken(c, s) for c in timeline.voice if len(c.samples)), key=lambda v: v.start)
+        spoken = (prepare_voice(c, s, sr) for c in timeline.voice if len(c.samples))
+        self.voice = sorted(spoken, key=lambda v: v.start)
+        self.muted: list[_Spoken] = []
         self.duck_attack = max(1, round(s.duck_attack * sr))
         self.duck_release = max(1, round(s.duck_release * sr))
         self.duck_db = s.duck_db
         ends = [p.end for p in self.placements] + [v.end for v in self.voice]
         self.length = max(ends, default=0)
 
-    def _spoken(self, clip: VoiceClip, s: MixSettings) -> _Spoken:
-        samples = np.asarray(clip.samples, dtype=np.float32).reshape(-1)
-        loudness = _voice_loudness(samples, self.sample_rate)
-        gain_db = 0.0 if not math.isfinite(loudness) else min(s.target_lufs + s.voice_offset_lu - loudness,
-                                                                 s.max_boost_db)
-        return _Spoken(round(clip.start * self.sample_rate), samples * np.float32(10.0 ** (gain_db / 20.0)))
+    def add_voice(self, spoken: _Spoken) -> None:
+        bisect.insort(self.voice, spoken, key=lambda v: v.start)
+        self.length = max(self.length, spoken.end)
 
     def entry_at(self, pos: int) -> int | None:
         """Index of the entry loudest at timeline sample ``pos`` (None between entries)."""
@@ -200,13 +207,17 @@ class _Program:
                 break
             if pos < p.end:
                 env = p.envelope(pos, pos + 1)
-                g = float(env if np.isscalar(env) else env[0]) / p.gain
+                g = (env if isinstance(env, float) else float(env[0])) / p.gain
                 if g >= best_gain:
                     best, best_gain = p.index, g
         return best
 
-    def placement(self, index: int) -> _Placement | None:
+    def placement(self, index: int | None) -> _Placement | None:
         return next((p for p in self.placements if p.index == index), None)
+
+    def end_of(self, index: int) -> int:
+        p = self.placement(index)
+        return p.end if p is not None else 0
 
     def beats(self, p: _Placement, *, downbeats: bool = False) -> np.ndarray:
         """Timeline samples of the entry's beats (or downbeats) inside its span."""
@@ -216,6 +227,20 @@ class _Program:
             return np.empty(0, dtype=np.int64)
         pos = p.start + np.round((np.asarray(times) - p.entry.source_in) * self.sample_rate).astype(np.int64)
         return pos[(pos >= p.start) & (pos < p.end)]
+
+
+def prepare_voice(clip: VoiceClip, settings: MixSettings, sample_rate: int) -> _Spoken:
+    """A clip placed in samples and scaled to the voice level (``target + voice_offset_lu``).
+
+    Measuring loudness costs a K-weighting pass: `Mixer.add_voice` callers on a real-time path do
+    this in their own thread and hand over the result.
+    """
+    samples = np.asarray(clip.samples, dtype=np.float32).reshape(-1)
+    loudness = _voice_loudness(samples, sample_rate)
+    gain_db = 0.0
+    if math.isfinite(loudness):
+        gain_db = min(settings.target_lufs + settings.voice_offset_lu - loudness, settings.max_boost_db)
+    return _Spoken(round(clip.start * sample_rate), samples * np.float32(10.0 ** (gain_db / 20.0)))
 
 
 def _voice_loudness(samples: np.ndarray, sample_rate: int) -> float:
@@ -233,18 +258,21 @@ def _voice_loudness(samples: np.ndarray, sample_rate: int) -> float:
 
 
 def _downmix_matrix(channels: int) -> np.ndarray | None:
-    """(channels, 2) matrix to stereo; None when the file is already mono or stereo."""
+    """(channels, 2) matrix to stereo; None when the file is already mono or stereo.
+
+    5.1 (WAV/SMPTE order L R C LFE Ls Rs) uses the ITU-R BS.775 coefficients with the LFE dropped,
+    unnormalised: that keeps the loudness near what BS.1770 measured on the six channels, and the
+    limiter catches the peaks. Other layouts send channel 0 left, 1 right and share the rest.
+    """
     if channels <= 2:
         return None
     m = np.zeros((channels, 2), dtype=np.float32)
     m[0, 0] = m[1, 1] = 1.0
-    side = np.float32(math.sqrt(0.5))
-    if channels == 6:  # WAV/SMPTE 5.1: L R C LFE Ls Rs; ITU-R BS.775 downmix, LFE dropped.
-        m[2] = side
-        m[4, 0] = m[5, 1] = side
+    if channels == 6:
+        m[2] = m[4, 0] = m[5, 1] = math.sqrt(0.5)
     else:
-        m[2:] = side
-    return m / m.sum(axis=0).max()
+        m[2:] = math.sqrt(0.5 / (channels - 2))
+    return m
 
 
 class _Reader:
@@ -286,7 +314,9 @@ class _Reader:
         else:
             if self._matrix is not None:
                 block = block @ self._matrix
-            x = block if self._resampler is None else self._resampler.resample_chunk(np.ascontiguousarray(block))
+            if self._resampler is not None:
+                block = self._resampler.resample_chunk(np.ascontiguousarray(block))
+            x = block
         if x.ndim == 1:
             x = x[:, None]
         rest = self._buf[self._at:]
@@ -294,7 +324,9 @@ class _Reader:
         self._at = 0
 
     def close(self) -> None:
-        self._blocks.close()
+        close = getattr(self._blocks, "close", None)
+        if close is not None:
+            close()
 
 
 class _Head:
@@ -312,17 +344,18 @@ class _Head:
         for p in prog.placements:
             if p.start >= hi_all:
                 break
-            if p.end <= lo_all or p.index in prog.failed:
+            if p.end <= lo_all or p.entry.track.path in prog.failed:
                 continue
             lo, hi = max(lo_all, p.start), min(hi_all, p.end)
             block = self._read(p, lo, hi - lo)
             if block is None:
                 continue
             env = p.envelope(lo, hi)
-            if not np.isscalar(env):
-                env = env.astype(np.float32)[:, None]
-            out[lo - lo_all:hi - lo_all] += block * env
-        for index in [i for i in self._readers if prog.placement(i).end <= hi_all]:
+            if isinstance(env, float):
+                out[lo - lo_all:hi - lo_all] += block * np.float32(env)
+            else:
+                out[lo - lo_all:hi - lo_all] += block * env.astype(np.float32)[:, None]
+        for index in [i for i in self._readers if prog.end_of(i) <= hi_all]:
             self._readers.pop(index).close()
         if prog.voice:
             self._speak(out, lo_all, hi_all)
@@ -339,7 +372,7 @@ class _Head:
             return reader.read(n)
         except (DecodeError, OSError, RuntimeError) as exc:
             # A file that vanished or broke mid-session becomes silence: the set goes on.
-            self.program.failed.add(p.index)
+            self.program.failed.add(p.entry.track.path)
             self.program.warnings.append(f"{p.entry.track.path}: skipped ({exc})")
             dead = self._readers.pop(p.index, None)
             if dead is not None:
@@ -439,7 +472,7 @@ class _Limiter:
 
     def _peaks(self, xx: np.ndarray, n: int) -> np.ndarray:
         """Largest |sample| or |interpolated value| next to each of ``n`` samples, both channels."""
-        tp = None
+        tp = np.zeros(n, dtype=np.float32)
         for c in _TP_KERNEL32:
             acc = xx[0:n] * c[0]
             for j in range(1, _TP_TAPS):
@@ -447,7 +480,7 @@ class _Limiter:
             np.abs(acc, out=acc)
             # Reductions along a length-2 axis are slow in numpy; compare the channels directly.
             phase = np.maximum(acc[:, 0], acc[:, 1])
-            tp = phase if tp is None else np.maximum(tp, phase, out=tp)
+            np.maximum(tp, phase, out=tp)
         mid = np.abs(xx[_TP_HALF:_TP_HALF + n])
         peak = np.maximum(np.maximum(mid[:, 0], mid[:, 1]), tp)
         np.maximum(peak[1:], tp[:-1], out=peak[1:])
@@ -503,8 +536,9 @@ class Mixer:
         self.timeline = timeline
         self.sample_rate = timeline.sample_rate
         self._program = _Program(timeline)
+        self._voice_on = True
         self._limiter = _Limiter(self.sample_rate, timeline.settings)
-        self._head: _Head | None = None
+        self._head = _Head(self._program, 0)
         self._tail: _Head | None = None
         self.seek(start)
 
@@ -558,6 +592,8 @@ class Mixer:
         self._tail = None
         self._pending: _Jump | None = None
         self._xfade = (0, 0)
+        self._xfade_linear = False
+        self._swap: _Program | None = None
         self._fade_in = (0, max(0, round(fade * sr)))
         self._limiter.reset()
         self._in = 0
@@ -567,7 +603,8 @@ class Mixer:
         self._fifo: list[np.ndarray] = []
         self._fifo_frames = 0
 
-    def jump(self, t: float, *, at: float | None = None, fade: float = 0.08, entry: int | None = None) -> None:
+    def jump(self, t: float, *, at: float | None = None, fade: float = 0.08,
+             entry: int | None = None) -> None:
         """Crossfade (equal power, ``fade`` s) to timeline time ``t`` when the render reaches ``at``.
 
         ``at`` defaults to `cursor` (the next frame rendered); a time already rendered means now.
@@ -578,7 +615,8 @@ class Mixer:
         target = min(max(round(t * sr), 0), self._program.length)
         self._pending = _Jump(at_s, target, max(1, round(fade * sr)), entry)
 
-    def skip(self, step: int = 1, *, beats: int = 4, max_fade: float = 2.0, beatless_fade: float = 1.5) -> int | None:
+    def skip(self, step: int = 1, *, beats: int = 4, max_fade: float = 2.0,
+             beatless_fade: float = 1.5) -> int | None:
         """Move ``step`` entries on (or back) with a quick crossfade placed on the beat.
 
         The crossfade starts on the next beat of the entry heard now and lands the target entry's
@@ -597,7 +635,7 @@ class Mixer:
             following = next((j for j, p in enumerate(prog.placements) if p.start > now), len(order))
             k = following + step - (1 if step > 0 else 0)
         k = max(k, 0)
-        outgoing = prog.placement(prog.entry_at(now)) if prog.entry_at(now) is not None else None
+        outgoing = prog.placement(prog.entry_at(now))
         at, fade = now, round(beatless_fade * sr)
         if outgoing is not None:
             grid = prog.beats(outgoing)
@@ -616,6 +654,52 @@ class Mixer:
         target = int(downs[0]) if len(downs) else min(landing, p.end)
         self._pending = _Jump(at, target, max(1, fade), p.index)
         return p.index
+
+    # -- editing while playing ---------------------------------------------------------------------
+
+    def add_voice(self, clip: VoiceClip | _Spoken) -> None:
+        """Add a voice clip (or one already made by `prepare_voice`) to the live timeline.
+
+        A clip added after its start has begun to render plays from where the render is.
+        """
+        spoken = clip if isinstance(clip, _Spoken) else prepare_voice(clip, self.timeline.settings,
+                                                                      self.sample_rate)
+        prog = self._swap or self._program
+        if self._voice_on:
+            prog.add_voice(spoken)
+        else:
+            prog.muted.append(spoken)
+
+    def set_voice_enabled(self, on: bool) -> None:
+        """Silence (or bring back) voice clips that have not started at the render cursor."""
+        if on == self._voice_on:
+            return
+        self._voice_on = on
+        for prog in [self._program] + ([self._swap] if self._swap is not None else []):
+            if on:
+                for spoken in prog.muted:
+                    if spoken.start >= self._head.pos:
+                        prog.add_voice(spoken)
+                prog.muted = []
+            else:
+                prog.muted = [v for v in prog.voice if v.start >= self._head.pos]
+                prog.voice = [v for v in prog.voice if v.start < self._head.pos]
+
+    def replace_timeline(self, timeline: Timeline) -> None:
+        """Continue with ``timeline`` (a re-plan) from the render cursor on, voice clips carried over.
+
+        The new timeline must agree with the old one up to the edit; the switch is a short
+        crossfade at the cursor, so an edit that starts before it is smoothed, not cut. Voice clips
+        already added are kept: give the new timeline only clips the old one did not have.
+        """
+        timeline = timeline.with_sample_rate(self.sample_rate)
+        old = self._swap or self._program
+        prog = _Program(timeline)
+        for spoken in old.voice:
+            prog.add_voice(spoken)
+        prog.muted = old.muted
+        prog.warnings, prog.failed = old.warnings, old.failed
+        self._swap = prog
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -651,10 +735,18 @@ class Mixer:
         out = np.empty((n, 2), dtype=np.float32)
         i = 0
         while i < n:
+            if self._swap is not None and self._tail is None:
+                # Old and new timelines agree up to the edit: a linear crossfade of identical audio
+                # is that audio, and an edit already under way is smoothed rather than cut.
+                self._program, self._swap = self._swap, None
+                self.timeline = self._program.timeline
+                self._tail, self._head = self._head, _Head(self._program, self._head.pos)
+                self._xfade, self._xfade_linear = (0, round(SWAP_FADE * self.sample_rate)), True
+                continue
             jump = self._pending
             if jump is not None and self._tail is None and self._head.pos >= jump.at:
                 self._tail, self._head = self._head, _Head(self._program, jump.target)
-                self._xfade = (0, jump.fade)
+                self._xfade, self._xfade_linear = (0, jump.fade), False
                 self._pending = None
                 self._breaks.append((self._in + i, jump.target))
                 continue
@@ -666,9 +758,11 @@ class Mixer:
             seg = self._head.render(k)
             if self._tail is not None:
                 done, total = self._xfade
-                x = (0.5 * np.pi / total) * np.arange(done, done + k, dtype=np.float64)
-                seg *= np.sin(x).astype(np.float32)[:, None]
-                seg += self._tail.render(k) * np.cos(x).astype(np.float32)[:, None]
+                x = np.arange(done, done + k, dtype=np.float64) / total
+                fade_in, fade_out = (x, 1.0 - x) if self._xfade_linear else (np.sin(0.5 * np.pi * x),
+                                                                           np.cos(0.5 * np.pi * x))
+                seg *= fade_in.astype(np.float32)[:, None]
+                seg += self._tail.render(k) * fade_out.astype(np.float32)[:, None]
                 self._xfade = (done + k, total)
                 if done + k >= total:
                     self._tail.close()
@@ -676,7 +770,8 @@ class Mixer:
             done, total = self._fade_in
             if done < total:
                 m = min(k, total - done)
-                seg[:m] *= np.sin((0.5 * np.pi / total) * np.arange(done, done + m)).astype(np.float32)[:, None]
+                ramp = np.sin((0.5 * np.pi / total) * np.arange(done, done + m))
+                seg[:m] *= ramp.astype(np.float32)[:, None]
                 self._fade_in = (done + m, total)
             out[i:i + k] = seg
             i += k
@@ -688,7 +783,7 @@ class Mixer:
             if head is not None:
                 head.close()
 
-    def __enter__(self) -> Mixer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -723,7 +818,8 @@ def render_to_file(timeline: Timeline, path: Path, *, progress: Callable[[float,
                 k = min(block_frames, total - done)
                 y = mixer.render_block(k)
                 if lsb:
-                    y = y + (rng.random(y.shape, dtype=np.float32) - rng.random(y.shape, dtype=np.float32)) * lsb
+                    tpdf = rng.random(y.shape, dtype=np.float32) - rng.random(y.shape, dtype=np.float32)
+                    y = y + tpdf * lsb
                 f.write(y)
                 done += k
                 if progress is not None:
