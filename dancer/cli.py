@@ -7,6 +7,7 @@ librosa and friends inside the command body so `dancer --help` starts fast.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 
 import click
@@ -54,6 +55,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except DancerError as exc:
         click.echo(f"dancer: {exc}", err=True)
+        sys.exit(1)
+    except sqlite3.DatabaseError as exc:
+        click.echo(f"dancer: library error ({exc}); if it persists run `dancer library repair`", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -73,7 +73,7 @@ def probe(path: Path) -> AudioInfo:
     try:
         i = sf.info(_native(path))
     except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as exc:
-        raise DecodeError(f"{display_path(path)}: not a readable audio file ({_reason(exc)})") from None
+        raise DecodeError(f"{display_path(path)}: {_unreadable(path, _reason(exc))}") from None
     frames = i.frames if i.frames and i.frames > 0 else 0
     return _check_info(path, AudioInfo(int(i.samplerate), int(i.channels), int(frames)))
 
@@ -93,7 +93,7 @@ def open_stream(path: Path, *, block_frames: int = BLOCK_FRAMES, start: float = 
     try:
         f = sf.SoundFile(_native(path))
     except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as exc:
-        raise DecodeError(f"{display_path(path)}: not a readable audio file ({_reason(exc)})") from None
+        raise DecodeError(f"{display_path(path)}: {_unreadable(path, _reason(exc))}") from None
     info = AudioInfo(int(f.samplerate), int(f.channels), max(int(f.frames), 0))
     try:
         _check_info(path, info)
@@ -134,7 +134,7 @@ def _ffprobe(path: Path) -> AudioInfo:
         rate = int(stream["sample_rate"])
         return AudioInfo(rate, int(stream["channels"]), int(duration * rate))
     except (subprocess.SubprocessError, KeyError, IndexError, ValueError, OSError):
-        raise DecodeError(f"{display_path(path)}: ffmpeg cannot read it as audio") from None
+        raise DecodeError(f"{display_path(path)}: {_unreadable(path, None)}") from None
 
 
 def _ffmpeg_blocks(path: Path, info: AudioInfo, block_frames: int, start: float) -> Iterator:
@@ -168,6 +168,22 @@ def _ffmpeg_blocks(path: Path, info: AudioInfo, block_frames: int, start: float)
 def _native(path: Path) -> bytes:
     """The path as bytes: soundfile encodes str paths as UTF-8 and fails on other names."""
     return os.fsencode(path)
+
+
+def _unreadable(path: Path, decoder_reason: str | None) -> str:
+    """Why a file would not open: the OS's reason when there is one (libsndfile says only
+    "System error" for a permission problem), else the decoder's."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block us here
+        try:
+            os.read(fd, 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or type(exc).__name__})"
+    if decoder_reason is None:
+        return "ffmpeg cannot read it as audio"
+    return f"not a readable audio file ({decoder_reason})"
 
 
 def _reason(exc: Exception) -> str:

@@ -117,6 +117,32 @@ def _finite(x: float | None) -> float | None:
     return None if x is None else float(x)
 
 
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, waiting out a concurrent creator: this pragma ignores the busy timeout."""
+    deadline = time.monotonic() + 30.0
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _guarded(method):
+    """Reading methods turn SQLite damage into the one-line `LibraryError` the CLI prints."""
+
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise _library_error(self.path, exc) from None
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
 class Library:
     """An open SQLite library. Use `Library.open`; close it (or use it as a context manager)."""
 
@@ -140,7 +166,7 @@ class Library:
         try:
             conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 30000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _enable_wal(conn)
             if mode.lower() != "wal":
                 conn.execute("PRAGMA journal_mode = DELETE")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -212,6 +238,7 @@ class Library:
         except sqlite3.DatabaseError as exc:
             raise _library_error(self.path, exc) from None
 
+    @_guarded
     def remove(self, paths: Iterable[str]) -> int:
         keys = [(path_key(p),) for p in paths]
         if not keys:
@@ -222,11 +249,13 @@ class Library:
 
     # -- reading -------------------------------------------------------------------------------
 
+    @_guarded
     def known(self) -> dict[str, tuple[int, float, int, bool]]:
         """Every stored path → (size, mtime, analyser version, failed): what a rescan compares."""
         rows = self._conn.execute("SELECT path_key, size, mtime, analyser_version, error IS NOT NULL FROM tracks")
         return {os.fsdecode(k): (s, m, v, bool(f)) for k, s, m, v, f in rows}
 
+    @_guarded
     def tracks(self, ok_only: bool = True, *, sort: str = "path", under: Path | None = None) -> list[Track]:
         """Stored tracks (only analysed ones unless ``ok_only`` is False), sorted by ``sort``."""
         if sort not in SORT_FIELDS:
@@ -239,11 +268,13 @@ class Library:
             out = [t for t in out if path_key(t.path).startswith(prefix)]
         return out
 
+    @_guarded
     def track(self, path: str | Path) -> Track | None:
         key = path_key(os.path.abspath(path))
         row = self._conn.execute(f"SELECT {_TRACK_COLUMNS}, id FROM tracks WHERE path_key = ?", (key,)).fetchone()
         return _row_to_track(row) if row else None
 
+    @_guarded
     def stats(self) -> dict[str, float | int]:
         row = self._conn.execute(
             "SELECT COUNT(*), SUM(error IS NOT NULL), SUM(CASE WHEN error IS NULL THEN duration END), "
@@ -258,6 +289,7 @@ class Library:
             "mean_bpm": mean_bpm, "min_bpm": min_bpm, "max_bpm": max_bpm, "mean_energy": mean_energy,
         }
 
+    @_guarded
     def recent_paths(self, sessions: int = 3) -> set[str]:
         """Paths played in the last ``sessions`` sessions of the journal."""
         rows = self._conn.execute(
@@ -266,7 +298,10 @@ class Library:
         return {os.fsdecode(k) for (k,) in rows}
 
     def integrity_ok(self) -> bool:
-        return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        try:
+            return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError:
+            return False
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -292,7 +327,8 @@ def _row_to_track(r: tuple) -> Track:
 def _library_error(path: Path, exc: sqlite3.DatabaseError) -> LibraryError:
     text = str(exc)
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return LibraryError(f"{path}: the library file is damaged ({text}); run `dancer library repair`")
+        hint = "dancer library repair" if path == default_library_path() else f"dancer library repair --library {path}"
+        return LibraryError(f"{path}: the library file is damaged ({text}); run `{hint}`")
     if "readonly" in text or "unable to open" in text or "disk I/O" in text:
         return LibraryError(f"{path}: cannot write the library ({text}); "
                             "choose another place with --library or DANCER_LIBRARY")

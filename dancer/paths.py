@@ -28,6 +28,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -51,6 +52,28 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _remove_stale_temps(path: Path, older_than: float = 60.0) -> None:
+    """Delete temporaries a killed writer left behind (a minute old: not a concurrent writer's)."""
+    import time
+
+    now = time.time()
+    try:
+        for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+            try:
+                if now - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+            except OSError:
+                pass
+    except OSError:
+        pass
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:

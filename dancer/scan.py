@@ -4,27 +4,29 @@ Public: `scan_folder`, `analyse_file`, `find_audio`, `ScanReport`, `ScanEvent`.
 
 Workers are long-lived processes (numpy, soxr and the beat tracker's JIT warm up once per
 worker, not once per file). Each task has a deadline that grows with the file's length, and a
-worker that misses it is killed and replaced, so one hostile file cannot hang a scan. The
-parent owns the library and commits each finished track, so Ctrl-C or a kill keeps every
-finished track.
+worker that misses it is killed and replaced, so one hostile file cannot hang a scan. Each
+worker has pipes of its own: killing one cannot block the others, and workers exit when the
+scan process dies, even by SIGKILL. The parent owns the library and commits each finished
+track, so Ctrl-C or a kill keeps every finished track.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import signal
 import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from dancer.decode import FFMPEG_EXTENSIONS, SOUNDFILE_EXTENSIONS, ffmpeg_available
 from dancer.errors import DancerError, DecodeError
 from dancer.library import Library, display_path
 from dancer.model import ANALYSER_VERSION, Tags, Track
+from dancer.repair import remember_folder
 
 #: Seconds a worker may take for a file: a floor for start-up and tags, plus a share of its length.
 TASK_FLOOR_SECONDS = 60.0
@@ -164,6 +166,10 @@ def analyse_file(path: str | Path, *, on_start: Callable[[float], None] | None =
     except OSError as exc:
         return Track(path=path, size=0, mtime=0.0, tags=Tags(Path(path).stem), analysis=None,
                      error=f"cannot read ({exc.strerror})")
+    if not stat.S_ISREG(st.st_mode):
+        # Opening a FIFO or a device (``dancer analyse /dev/zero``) blocks or reads for ever.
+        return Track(path=path, size=0, mtime=st.st_mtime, tags=Tags(display_path(Path(path).stem)),
+                     analysis=None, error=f"not a regular file ({_file_kind(st.st_mode)})")
     tags = read_tags(path)
     base = Track(path=path, size=st.st_size, mtime=st.st_mtime, tags=tags, analysis=None)
     try:
@@ -183,15 +189,35 @@ def analyse_file(path: str | Path, *, on_start: Callable[[float], None] | None =
     return base.with_analysis(analysis)
 
 
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
 def _strip_path(message: str, path: str) -> str:
     prefix = display_path(path) + ": "
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
 # -- worker processes ------------------------------------------------------------------------
+#
+# Each worker talks to the parent over pipes of its own, not a shared multiprocessing.Queue: a
+# Queue's write lock is a semaphore shared by every worker, and a worker killed at its deadline
+# (or crashing in a decoder) while holding it would block all results for ever. A private pipe
+# dies with its worker, and its end-of-file is how each side learns the other is gone.
+
+#: A worker that dies this many times in a row before it is ready means the analyser cannot start.
+MAX_FAILED_STARTS = 3
 
 
-def _worker_main(tasks: mp.Queue, results: mp.Queue) -> None:
+def _worker_main(tasks: Connection, results: Connection) -> None:
     # The parent handles Ctrl-C and tells workers to stop; a worker dying on SIGINT mid-write
     # of a result would lose it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -201,96 +227,137 @@ def _worker_main(tasks: mp.Queue, results: mp.Queue) -> None:
     from dancer.analysis import warm_up
 
     warm_up()
-    results.put(("ready", os.getpid(), None))
-    while True:
-        path = tasks.get()
-        if path is None:
-            return
-        track = analyse_file(path, on_start=lambda d, p=path: results.put(("start", os.getpid(), (p, d))))
-        results.put(("done", os.getpid(), track))
+    _silence_native_stderr()
+    try:
+        results.send(("ready", None))
+        while True:
+            path = tasks.recv()
+            if path is None:
+                return
+            track = analyse_file(path, on_start=lambda d: results.send(("start", d)))
+            results.send(("done", track))
+    except (EOFError, BrokenPipeError):
+        # The scan process is gone (killed, perhaps with SIGKILL): an orphaned worker must not linger.
+        return
+
+
+def _silence_native_stderr() -> None:
+    """Point the worker's fd 2 at /dev/null: libmpg123 writes notes for every damaged MP3 frame
+    straight to it, over the scan's progress; the file's failure is reported with its reason."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.BaseContext, results: mp.Queue) -> None:
-        self.tasks: mp.Queue = ctx.Queue()
-        self.process = ctx.Process(target=_worker_main, args=(self.tasks, results), daemon=True)
+    def __init__(self, ctx: mp.context.BaseContext) -> None:
+        task_reader, self.tasks = ctx.Pipe(duplex=False)
+        self.results, result_writer = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_worker_main, args=(task_reader, result_writer), daemon=True)
         self.process.start()
+        # Only the worker may hold these ends, so that either side's death is end-of-file to the other.
+        task_reader.close()
+        result_writer.close()
         self.path: str | None = None
         self.deadline = float("inf")
+        self.ready = False
+        self.gone = False
 
-    def give(self, path: str) -> None:
+    def give(self, path: str) -> bool:
+        try:
+            self.tasks.send(path)
+        except OSError:
+            self.gone = True
+            return False
         self.path = path
         # Until the worker says how long the file is, allow the floor (plus JIT warm-up).
         self.deadline = time.monotonic() + TASK_FLOOR_SECONDS
+        return True
+
+    def receive(self) -> tuple | None:
+        """The next message, or None when the worker has died (end-of-file or a torn message)."""
+        try:
+            return self.results.recv()
+        except Exception:  # EOFError, OSError, or unpickling a message cut short by the worker's death
+            self.gone = True
+            return None
 
     def kill(self) -> None:
+        if self.gone:
+            self.process.join(timeout=1)  # it closed its pipe: let it finish exiting for an honest exit code
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=5)
+        self.tasks.close()
+        self.results.close()
 
 
 def _analyse_parallel(paths: list[str], jobs: int, on_result: Callable[[Track], None],
                       ) -> None:
     """Analyse ``paths`` in ``jobs`` worker processes, calling ``on_result`` in the parent."""
     ctx = mp.get_context("spawn")
-    results: mp.Queue = ctx.Queue()
-    workers: dict[int, _Worker] = {}
+    workers: list[_Worker] = []
     pending = list(reversed(paths))
+    failed_starts = 0
 
-    def start_worker() -> None:
-        w = _Worker(ctx, results)
-        workers[w.process.pid] = w
+    def hand_out(w: _Worker) -> None:
+        if pending and w.give(pending[-1]):
+            pending.pop()
 
     for _ in range(min(jobs, len(paths))):
-        start_worker()
-    idle: list[int] = []
+        workers.append(_Worker(ctx))
     try:
-        while pending or any(w.path for w in workers.values()):
-            try:
-                kind, pid, payload = results.get(timeout=0.2)
-            except queue.Empty:
-                kind = None
-            if kind == "ready" or (kind == "done" and pid in workers):
-                w = workers.get(pid)
-                if w is None:
+        while pending or any(w.path for w in workers):
+            for conn in wait([w.results for w in workers], timeout=0.2):
+                w = next(w for w in workers if w.results is conn)
+                message = w.receive()
+                if message is None:
                     continue
-                if kind == "done":
+                kind, payload = message
+                if kind == "start":
+                    w.deadline = time.monotonic() + TASK_FLOOR_SECONDS + \
+                        TASK_SECONDS_PER_AUDIO_SECOND * max(payload, 0.0)
+                    continue
+                if kind == "ready":
+                    w.ready = True
+                    failed_starts = 0
+                elif kind == "done":
                     w.path = None
                     on_result(payload)
-                if pending:
-                    w.give(pending.pop())
-                    w.tasks.put(w.path)
-                else:
-                    idle.append(pid)
-            elif kind == "start" and pid in workers:
-                _, duration = payload
-                workers[pid].deadline = time.monotonic() + TASK_FLOOR_SECONDS + \
-                    TASK_SECONDS_PER_AUDIO_SECOND * max(duration, 0.0)
+                hand_out(w)
             now = time.monotonic()
-            for pid, w in list(workers.items()):
-                dead = not w.process.is_alive()
-                if w.path and (now > w.deadline or dead):
-                    reason = ("analysis took too long and was stopped" if not dead
-                              else f"the analyser crashed (exit code {w.process.exitcode})")
-                    w.kill()
-                    del workers[pid]
-                    on_result(_failed_track(w.path, reason))
-                    if pending:
-                        start_worker()
-                elif dead and not w.path:
-                    del workers[pid]
-                    if pending:
-                        start_worker()
-            if not workers and pending:
-                start_worker()
+            for w in list(workers):
+                # Unread messages (or the end-of-file that says it died) come first.
+                waiting = not w.gone and w.results.poll()
+                dead = w.gone or (not waiting and not w.process.is_alive())
+                late = w.path is not None and now > w.deadline and not waiting
+                if not (dead or late):
+                    continue
+                workers.remove(w)
+                w.kill()
+                if w.path and late and not dead:
+                    on_result(_failed_track(w.path, "analysis took too long and was stopped"))
+                elif w.path:
+                    on_result(_failed_track(w.path, f"the analyser crashed (exit code {w.process.exitcode})"))
+                elif not w.ready:
+                    failed_starts += 1
+                    if failed_starts >= MAX_FAILED_STARTS:
+                        reason = f"the analyser could not start (exit code {w.process.exitcode})"
+                        while pending:
+                            on_result(_failed_track(pending.pop(), reason))
+            while pending and len(workers) < jobs:
+                workers.append(_Worker(ctx))
     finally:
-        for w in workers.values():
+        for w in workers:
             try:
-                w.tasks.put(None)
-            except (OSError, ValueError):
+                w.tasks.send(None)
+            except OSError:
                 pass
         deadline = time.monotonic() + 2.0
-        for w in workers.values():
+        for w in workers:
             w.process.join(timeout=max(0.0, deadline - time.monotonic()))
             w.kill()
 
@@ -322,11 +389,16 @@ def scan_folder(folder: Path, library: Library, *, jobs: int | None = None, retr
     A file is unchanged when its size and mtime match the stored row and it was analysed by the
     current analyser version; failed files are retried only when they change or with
     ``retry_failed``. Ctrl-C stops the scan, keeps finished tracks and marks the report
-    interrupted.
+    interrupted. The folder is added to the list beside the library that `dancer library repair`
+    rescans (`dancer.repair.remember_folder`).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise DancerError(f"{folder}: no such folder; give the folder that holds your music")
+    try:
+        remember_folder(library.path, folder)
+    except OSError:
+        pass  # the list only serves `dancer library repair`; it must not stop a scan
     emit = on_event or (lambda e: None)
     start = time.monotonic()
     report = ScanReport(folder=display_path(os.path.abspath(folder)))

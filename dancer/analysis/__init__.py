@@ -26,6 +26,8 @@ from dancer.model import Analysis
 MIN_SECONDS = 2.0
 #: A file whose samples are mostly NaN/inf is broken, not quiet.
 MAX_NONFINITE_SHARE = 0.5
+#: Float samples beyond this magnitude (+80 dBFS) are damage, not audio.
+MAX_SAMPLE = 1e4
 
 
 def analyse_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, name: str = "") -> Analysis:
@@ -47,7 +49,8 @@ def analyse_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
     for block in blocks:
         if block.ndim == 1:
             block = block[:, None]
-        finite = np.isfinite(block)
+        # Float files can hold absurd values (1e20) that overflow the spectra: damaged, like NaN.
+        finite = np.isfinite(block) & (np.abs(block) < MAX_SAMPLE)
         if not finite.all():
             nonfinite += int(block.size - np.count_nonzero(finite))
             block = np.where(finite, block, np.float32(0.0)).astype(np.float32)

@@ -59,6 +59,8 @@ def find_cues(features, tempo) -> Cues:
     level = 20.0 * np.log10(rms + 1e-10)
     ref = float(np.percentile(level, 95))
     loud = np.flatnonzero(level > ref - SILENCE_DB)
+    if loud.size == 0:  # non-finite levels: nothing to trim against
+        return Cues(0.0, duration, 0, 0)
     cue_in = loud[0] / fr
     cue_out = min(duration, (loud[-1] + 1) / fr)
 

@@ -1,4 +1,4 @@
-"""`dancer library list|stats`."""
+"""`dancer library list|stats|repair`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dancer.commands.scan import library_option, print_table, track_json
 
 @click.group()
 def library() -> None:
-    """Inspect the library of analysed tracks."""
+    """Inspect (or repair) the library of analysed tracks."""
 
 
 @library.command("list")
@@ -49,3 +49,44 @@ def stats(library_path: Path | None) -> None:
         click.echo(f"tempo        {s['min_bpm']:.0f}-{s['max_bpm']:.0f} BPM (mean {s['mean_bpm']:.0f})")
     if s["mean_energy"] is not None:
         click.echo(f"energy       mean {s['mean_energy']:.2f}")
+
+
+@library.command()
+@click.option("--jobs", "-j", type=int, default=None,
+              help="Worker processes for the rescan (default: one per core).")
+@click.option("--no-rescan", is_flag=True, help="Only back up and salvage; leave the rescan for later.")
+@library_option
+def repair(jobs: int | None, no_rescan: bool, library_path: Path | None) -> None:
+    """Rebuild a damaged library: back it up, salvage readable rows, rescan its folders."""
+    from dancer.commands.scan import _jobs, print_report
+    from dancer.library import default_library_path
+    from dancer.repair import folders_file, repair_library
+
+    path = library_path or default_library_path()
+
+    def on_backup(report) -> None:
+        click.echo(f"damaged    {report.library}: {report.damage}", err=True)
+        for src, dst in report.backups:
+            click.echo(f"backed up  {src} -> {dst}", err=True)
+        others = sum(n for table, n in report.salvaged.items() if table != "tracks")
+        click.echo(f"salvaged   {report.salvaged.get('tracks', 0)} track row(s)"
+                   + (f" and {others} other row(s)" if others else ""), err=True)
+
+    def on_event(e) -> None:
+        if e.kind == "found":
+            click.echo(f"rescanning {e.total} new or changed file(s)", err=True)
+
+    report = repair_library(path, rescan=not no_rescan, jobs=_jobs(jobs), on_event=on_event,
+                            on_backup=on_backup)
+    if not report.folders:
+        click.echo(f"rescan     no scanned folders on record ({folders_file(path)} is missing); "
+                   "run `dancer scan FOLDER` for your music", err=True)
+    elif no_rescan:
+        click.echo(f"rescan     skipped; later run `dancer scan` on: {', '.join(report.folders)}", err=True)
+    for scan_report in report.scans:
+        click.echo(f"rescanned  {scan_report.folder}", err=True)
+        print_report(scan_report)
+    for folder in report.missing_folders:
+        click.echo(f"missing    {folder}: the folder no longer exists; not rescanned", err=True)
+    click.echo(f"repaired   {report.library}: {report.tracks} track(s), integrity {report.integrity}",
+               err=True)
