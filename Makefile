@@ -16,10 +16,10 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 
+# A five-minute guided session on synthesised demo music; with no sound device it renders
+# demo-session.wav and prints the prompts with their times.
 demo: $(STAMP)
-	$(DANCER) demo --out demo-music
-	$(DANCER) scan demo-music --library demo-music/library.sqlite3
-	$(DANCER) library list --library demo-music/library.sqlite3 --sort energy
+	$(DANCER) session --demo --no-checkin
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -26,6 +26,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("play", "play"),
     ("play", "render"),
     ("play", "devices"),
+    ("session", "session"),
+    ("session", "resume"),
     ("journal", "history"),
     ("journal", "config"),
 )

@@ -24,6 +24,9 @@ import numpy as np
 #: Step characters of a pattern lane and the hit level each one means; anything else is a rest.
 LEVELS: Mapping[str, float] = {"X": 1.0, "x": 0.8, "o": 0.4}
 ARTIST = "Demo Ensemble"
+#: One invented artist per track, so the planner's no-artist-twice-in-a-row rule has room to work.
+ARTISTS = ("Haze Choir", "Glass Harbour", "The Tidewalkers", "Heartbeat Club", "Sol de Barrio", "Lagos Step Crew",
+           "Kingston Roll Sound", "Warehouse Light", "Night Engine Unit")
 _FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
             "mp3": ("MP3", "MPEG_LAYER_III")}
 #: libsndfile's Vorbis encoder crashes on one very large write, so files are written in blocks.
@@ -413,12 +416,12 @@ def _render(spec: _Spec, scale: float, seed: int) -> np.ndarray:
     return np.concatenate([np.zeros((int(round(spec.lead_in * spec.sr)), music.shape[1]), np.float32), music])
 
 
-def _write(path: Path, audio: np.ndarray, sr: int, ext: str, title: str, genre: str) -> None:
+def _write(path: Path, audio: np.ndarray, sr: int, ext: str, title: str, artist: str, genre: str) -> None:
     fmt, subtype = _FORMATS[ext]
     import soundfile as sf
 
     with sf.SoundFile(path, "w", sr, audio.shape[1], format=fmt, subtype=subtype) as f:
-        f.title, f.artist, f.genre, f.album = title, ARTIST, genre, "Dancer Demo"
+        f.title, f.artist, f.genre, f.album = title, artist, genre, "Dancer Demo"
         for start in range(0, len(audio), _BLOCK):
             f.write(audio[start : start + _BLOCK])
 
@@ -443,8 +446,8 @@ def generate_demo(out_dir: Path, *, seed: int = 7, scale: float = 1.0) -> list[D
     for i, spec in enumerate(_SPECS):
         audio = _render(spec, scale, seed * 1000 + i)
         file = f"{i + 1:02d}-{spec.title.lower().replace(' ', '-')}.{spec.ext}"
-        _write(out_dir / file, audio, spec.sr, spec.ext, spec.title, spec.genre)
-        tracks.append(DemoTrack(file, out_dir / file, spec.title, ARTIST, spec.bpm, 4, spec.genre, spec.style,
+        _write(out_dir / file, audio, spec.sr, spec.ext, spec.title, ARTISTS[i], spec.genre)
+        tracks.append(DemoTrack(file, out_dir / file, spec.title, ARTISTS[i], spec.bpm, 4, spec.genre, spec.style,
                                 spec.ext, len(audio) / spec.sr, spec.character, spec.sr, spec.channels,
                                 float(spec.lufs), spec.lead_in, float(spec.fade)))
     return tracks

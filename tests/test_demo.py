@@ -119,7 +119,7 @@ def test_files_are_readable_and_tagged(library):
         assert info.samplerate == track.sample_rate and info.channels == track.channels
         assert abs(info.frames / info.samplerate - track.duration) < 0.05, track.file
         with sf.SoundFile(str(track.path)) as f:
-            assert (f.title, f.artist, f.genre) == (track.title, "Demo Ensemble", track.genre)
+            assert (f.title, f.artist, f.genre) == (track.title, track.artist, track.genre)
 
 
 def test_loudness_matches_the_targets_and_nothing_clips(library):

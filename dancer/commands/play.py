@@ -249,9 +249,18 @@ def _read_keys(stream, act: Callable[[str], None]) -> None:
 @click.argument("playlist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write: .wav, .flac or .ogg.")
+@click.option("--voice", help="Speak the session's prompts: auto, none (cue list only), espeak, or a Piper .onnx.")
+@click.option("--cues", "cues_to", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the prompts as JSON (time in seconds, kind, text, phase).")
+@click.option("--seed", type=int, default=None, help="Prompt choice (default: the playlist's seed).")
 @library_option
-def render(playlist: Path, output: Path, library_path: Path | None) -> None:
-    """Render PLAYLIST to an audio file, mixed exactly as `dancer play` plays it."""
+def render(playlist: Path, output: Path, voice: str | None, cues_to: Path | None, seed: int | None,
+           library_path: Path | None) -> None:
+    """Render PLAYLIST to an audio file, mixed exactly as `dancer play` plays it.
+
+    With --voice or --cues the arc's prompts are scheduled on the music's phrases; --voice speaks
+    them over the ducked music.
+    """
     if output.suffix.lower() not in RENDER_SUFFIXES:
         raise click.BadParameter(f"{output.name}: use a .wav, .flac or .ogg file name", param_hint="-o")
     from rich.console import Console
@@ -260,7 +269,10 @@ def render(playlist: Path, output: Path, library_path: Path | None) -> None:
     from dancer.mixer import Timeline, render_to_file
 
     plan = load_plan(playlist, library_path)
-    timeline = Timeline.from_plan(plan)
+    clips = []
+    if voice is not None or cues_to is not None:
+        clips = _prompt_clips(plan, voice or "auto", seed, cues_to)
+    timeline = Timeline.from_plan(plan, voice=clips)
     console = Console(stderr=True)
     with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeRemainingColumn(), console=console, transient=True) as progress:
@@ -268,6 +280,25 @@ def render(playlist: Path, output: Path, library_path: Path | None) -> None:
         seconds = render_to_file(timeline, output,
                                  progress=lambda done, total: progress.update(task, completed=done))
     click.echo(f"wrote {output} ({_clock(seconds)}, {len(plan.entries)} tracks)", err=True)
+
+
+def _prompt_clips(plan, voice_spec: str, seed: int | None, cues_to: Path | None) -> list:
+    """Schedule the plan's prompts (its arc from the playlist), write the cue list, synthesise them."""
+    from dancer.arcs import load_arc
+    from dancer.session import SessionOptions, schedule, voice_clips, write_cues_json
+    from dancer.voice import CachedVoice, open_voice
+
+    if not plan.arc:
+        raise DancerError("this playlist names no arc (not made by dancer), so it has no prompts; "
+                          "drop --voice/--cues")
+    arc = load_arc(plan.arc)
+    spoken = open_voice(voice_spec)
+    spoken = CachedVoice(spoken) if spoken.speaks else spoken
+    cues = schedule(plan, arc, SessionOptions(arc=plan.arc, seed=plan.seed if seed is None else seed), spoken)
+    if cues_to is not None:
+        write_cues_json(cues, cues_to)
+        click.echo(f"wrote {cues_to} ({len(cues)} prompts)", err=True)
+    return voice_clips(cues, spoken, 44100)
 
 
 # -- devices -------------------------------------------------------------------------------------
