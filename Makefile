@@ -26,7 +26,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@./scripts/system-deps.sh --bench
-	$(PY) benchmarks/scan.py
+	$(PY) -m pip install -q --disable-pip-version-check pyloudnorm mido
+	for b in scan tempo_accuracy plan playback voice cli robustness loudness; do $(PY) benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo-music demo-session.wav .pytest_cache

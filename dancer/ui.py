@@ -37,6 +37,19 @@ def arc_bar(plan, position: float, width: int = 60) -> str:
     return "".join(cells)
 
 
+def phase_labels(plan, width: int = 60) -> str:
+    """Phase titles, each starting under its mark in `arc_bar` and cut to fit before the next."""
+    length = max(plan.length, 1e-9)
+    starts = [int(round(width * span.start / length)) for span in plan.phases]
+    line = [" "] * width
+    for k, span in enumerate(plan.phases):
+        end = starts[k + 1] - 1 if k + 1 < len(starts) else width
+        label = (span.title or span.name)[: max(0, end - starts[k])]
+        for j, ch in enumerate(label):
+            line[starts[k] + j] = ch
+    return "".join(line).rstrip()
+
+
 def energy_meter(value: float, width: int = 10) -> str:
     n = int(round(width * max(0.0, min(value, 1.0))))
     return "▮" * n + "▯" * (width - n)
@@ -72,10 +85,9 @@ class LiveView:
         head = Text.assemble((title, "bold magenta"), "   ", (f"{clock(s.position)} / {clock(s.length)}", "cyan"),
                              ("   (paused)" if s.paused else "", "bold yellow"))
         grid.add_row("phase", head)
-        bar = Text(arc_bar(plan, s.position, width=min(60, max(20, self.console.width - 16))), style="green")
-        grid.add_row("arc", bar)
-        names = "  ".join(p.title or p.name for p in plan.phases)
-        grid.add_row("", Text(names, style="dim"))
+        width = min(72, max(20, self.console.width - 16))
+        grid.add_row("arc", Text(arc_bar(plan, s.position, width=width), style="green"))
+        grid.add_row("", Text(phase_labels(plan, width=width), style="dim"))
         if s.entry is not None and s.entry < len(plan.entries):
             grid.add_row("now", _entry_line(plan.entries[s.entry]))
             if s.entry + 1 < len(plan.entries):
