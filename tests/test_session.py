@@ -203,3 +203,24 @@ def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli
     assert len(hist) == 1 and hist[0]["status"] == "finished" and hist[0]["nudges"] == 1
     assert hist[0]["position"] > stopped
     assert capture.exists()
+
+
+@needs_portaudio
+def test_device_lost_mid_session_pauses_and_resume_finishes(tmp_path, dancer_cli):
+    """#8: the output stream dies mid-session → a one-line message, the session saved as paused."""
+    music_folder(tmp_path / "music")
+    env, _ = alsa_home(tmp_path, limit=SR * 8 * 20)  # the "device" vanishes after 20 s of audio
+    res = subprocess.run([sys.executable, "-m", "dancer", "session", str(tmp_path / "music"), "--minutes", "2",
+                          "--arc", "quick", "--voice", "none", "--no-checkin", "--seed", "3", "--no-preview"],
+                         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 1, res.stdout
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("dancer: ") and "dancer resume" in last and "Traceback" not in res.stderr
+    with Library.open(Path(os.environ["DANCER_LIBRARY"])) as lib:
+        (rec,) = Journal(lib).sessions()
+    assert rec.status == "paused" and 10 < rec.position < 60
+    (tmp_path / "again").mkdir()
+    good_env, _ = alsa_home(tmp_path / "again")
+    out = dancer_cli("resume", "--voice", "none", env=good_env, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert "Session complete" in out.stdout
