@@ -119,6 +119,8 @@ def track_json(track, *, beats: bool = False) -> dict:
         "energy": num(a.energy) if a else None,
         "cue_in": num(a.cue_in) if a else None,
         "cue_out": num(a.cue_out) if a else None,
+        "intro_beats": a.intro_beats if a else None,
+        "outro_beats": a.outro_beats if a else None,
         "error": track.error,
     }
     if beats:
