@@ -32,19 +32,20 @@ from hostile_scan import (  # noqa: E402
     duplicate_keys, integrity, judge, library_rows, reads_can_be_denied, run_hostile_scan,
 )
 from kills import kill_atomic_writes, kill_cycles, make_music  # noqa: E402
+from parser_fuzz import ACCEPTED, CLEAR, FUZZERS, FuzzReport  # noqa: E402
 
 #: Opens (creating and migrating) the library named on the command line, in a fresh process.
 CREATE = "import sys; from dancer.library import Library; Library.open(sys.argv[1]).close()"
 
-#: Parser name → a fuzzer ``(examples, seed) -> list of failures`` (an input that raised anything but
-#: the parser's own `ConfigError`, or hung). None until the parser lands: its line prints "pending".
-#: To add one, write the fuzzer (hypothesis or seeded byte mutation of the parser's example files)
-#: in tests/robustness/ and register it here.
-PARSER_FUZZERS: dict[str, Callable[[int, int], list[str]] | None] = {
-    "playlist (M3U8)": None,
-    "arcs (TOML)": None,
-    "prompt packs (TOML)": None,
-    "config (TOML)": None,
+#: Parser name → a fuzzer ``(examples, seed) -> FuzzReport``: examples run, outcomes (clear errors,
+#: accepted) and failures (an input that raised anything but a one-line `DancerError` naming the file,
+#: or hung). None until the parser lands: its line prints "pending". The fuzzers are the hypothesis
+#: strategies and judges of tests/robustness/parser_fuzz.py, which test_fuzz_parsers.py runs too.
+PARSER_FUZZERS: dict[str, Callable[[int, int], FuzzReport] | None] = {
+    "playlist (M3U8)": FUZZERS["playlist (M3U8)"],
+    "arcs (TOML)": FUZZERS["arcs (TOML)"],
+    "prompt packs (TOML)": FUZZERS["prompt packs (TOML)"],
+    "config (TOML)": FUZZERS["config (TOML)"],
 }
 
 
@@ -148,15 +149,22 @@ def repair(work: Path) -> bool:
 
 
 def fuzz(examples: int, seed: int) -> bool:
-    parts, ok = [], True
+    parts, details, ok = [], [], True
     for name, fuzzer in PARSER_FUZZERS.items():
         if fuzzer is None:
             parts.append(f"{name} pending")
             continue
-        failures = fuzzer(examples, seed)
-        ok = ok and not failures
-        parts.append(f"{name} {examples} ({len(failures)} failures)")
+        t0 = time.monotonic()
+        report = fuzzer(examples, seed)
+        ok = ok and not report.failures and report.examples >= examples
+        parts.append(f"{name} {report.examples} ({len(report.failures)} failures)")
+        details.append(f"    {name}: {report.examples} examples, {report.outcomes[CLEAR]} clear errors, "
+                       f"{report.outcomes[ACCEPTED]} accepted, {len(report.failures)} unclear failures "
+                       f"({time.monotonic() - t0:.1f} s)")
+        details.extend(f"        {failure}" for failure in report.failures[:10])
     line("fuzz examples per parser", "; ".join(parts))
+    for detail in details:
+        print(detail, flush=True)
     return ok
 
 

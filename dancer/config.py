@@ -9,6 +9,7 @@ types are reported with the file, the key and what is allowed.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -36,6 +37,7 @@ class Config:
 
 
 FIELDS = {f.name: f for f in fields(Config)}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LIMITS = {"minutes": (5.0, 240.0), "volume": (0.0, 1.0), "loudness_target": (-30.0, -6.0)}
 _HELP = {
     "music": "your music folder", "arc": "default arc (dancer build --help lists them)",
@@ -66,18 +68,29 @@ def _coerce(name: str, value, where: str):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        try:
+            value = float(value) if ok else value
+        except OverflowError:  # an integer past 1e308
+            ok = False
     elif isinstance(default, str):
         ok = isinstance(value, str)
     elif isinstance(default, tuple):
         ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
         value = tuple(value) if ok else value
     if not ok:
-        raise ConfigError(f"{where}: key {name!r} must be {_HELP[name]}, got {value!r}")
+        raise ConfigError(f"{where}: key {name!r} must be {_HELP[name]}, got {_shown(value)}")
     lo_hi = _LIMITS.get(name)
     if lo_hi and not lo_hi[0] <= value <= lo_hi[1]:
         raise ConfigError(f"{where}: key {name!r} must be {_HELP[name]}, got {value!r}")
     return value
+
+
+def _shown(value) -> str:
+    """``repr(value)``; Python refuses to print an integer past 4,300 digits (a TOML hex literal can be)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return "a number too large to print"
 
 
 def parse_config(text: str, where: str = "config") -> Config:
@@ -85,6 +98,9 @@ def parse_config(text: str, where: str = "config") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc}); fix or delete the file") from None
+    except (ValueError, RecursionError) as exc:  # Python's own limits, which tomllib lets through
+        what = "tables or arrays nested too deep" if isinstance(exc, RecursionError) else "a number too long"
+        raise ConfigError(f"{where}: not valid TOML ({what}); fix or delete the file") from None
     values = {k: _coerce(k, v, where) for k, v in data.items()}
     return Config(**values)
 
@@ -128,13 +144,20 @@ def _toml_value(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     s = str(v).replace("\\", "\\\\").replace('"', '\\"')
-    s = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in s)
+    s = "".join(c if c.isprintable() else _escape(c) for c in s)
     return f'"{s}"'
+
+
+def _escape(c: str) -> str:
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
 
 
 def dump_config(config: Config) -> str:
     lines = ["# dancer configuration (dancer config show | dancer config set KEY VALUE)"]
     for k, v in asdict(config).items():
+        # TOML holds Unicode text only: a path in another encoding (surrogate escapes) cannot be stored.
+        if _SURROGATE.search("".join(v) if isinstance(v, tuple) else str(v)):
+            raise ConfigError(f"cannot save {k} = {v!r} in the config: it is not UTF-8 text")
         lines.append(f"# {_HELP[k]}")
         lines.append(f"{k} = {_toml_value(v)}")
     return "\n".join(lines) + "\n"

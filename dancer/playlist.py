@@ -65,13 +65,14 @@ def format_plan(plan: Plan, folder: Path) -> str:
     folder = Path(os.path.abspath(folder))
     title = plan.arc.replace("-", " ").capitalize() if plan.arc else "Session"
     lines = ["#EXTM3U", f"#PLAYLIST:{title}, {plan.minutes:g} min"]
+    minutes = f"{plan.minutes:g}" if float(f"{plan.minutes:g}") == plan.minutes else _num(plan.minutes)
     lines.append(
-        f"{ARC}{plan.arc or '-'} minutes={plan.minutes:g} seed={plan.seed} objective={_num(plan.objective)}"
+        f"{ARC}{plan.arc or '-'} minutes={minutes} seed={plan.seed} objective={_num(plan.objective)}"
     )
     for span in plan.phases:
-        lines.append(
-            PHASE + _words(name=span.name, start=_num(span.start), end=_num(span.end), title=span.title)
-        )
+        # A title is free text from an arc file: a line break in it would cut the line in two.
+        title = " ".join(span.title.split())
+        lines.append(PHASE + _words(name=span.name, start=_num(span.start), end=_num(span.end), title=title))
     for warning in plan.warnings:
         lines.append(WARNING + " ".join(warning.split()))
     for entry in plan.entries:
@@ -94,7 +95,8 @@ def format_plan(plan: Plan, folder: Path) -> str:
         seconds = entry.track.duration or entry.length  # other players play the whole file
         lines.append(f"{EXTINF}{round(seconds)},{name}")
         line = _relative(path, folder).replace(os.sep, "/")
-        lines.append("./" + line if line.startswith("#") else line)
+        # "#" would read as a comment, "~" as a home folder, leading blanks would be stripped.
+        lines.append("./" + line if line.startswith(("#", "~")) or line != line.lstrip() else line)
     return "\n".join(lines) + "\n"
 
 
@@ -120,6 +122,32 @@ def _lines(raw: bytes) -> list[tuple[str, str | None]]:
         except UnicodeDecodeError:
             out.append((line.decode("latin-1"), line.decode("utf-8", "surrogateescape")))
     return out
+
+
+def _expand(line: str) -> Path:
+    """``~`` and ``~user`` expanded; a user that does not exist leaves the path as written.
+
+    Only a line that begins with ``~``: pathlib reads ``./~`` (how a file named ``~`` is written) as ``~``.
+    """
+    try:
+        return Path(line).expanduser() if line.startswith("~") else Path(line)
+    except RuntimeError:
+        return Path(line)
+
+
+def _exists(path: Path) -> bool:
+    # Path.exists raises for a name too long or a folder it may not enter; either way it is not there.
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 class _Reader:
@@ -159,9 +187,19 @@ class _Reader:
         if key not in fields:
             raise self.fail(f"{tag} field '{key}': missing")
         try:
-            return float(fields[key])
+            value = float(fields[key])
         except ValueError:
             raise self.fail(f"{tag} field '{key}': expected a number, got {fields[key]!r}") from None
+        # NaN, infinity, and numbers so large that a length or an end overflows to infinity.
+        if not abs(value) <= 1e9:
+            raise self.fail(f"{tag} field '{key}': expected a number within ±1e9, got {fields[key]!r}")
+        return value
+
+    def whole(self, fields: dict[str, str], key: str, tag: str) -> int:
+        try:
+            return int(fields[key])
+        except ValueError:
+            raise self.fail(f"{tag} field '{key}': expected a whole number, got {fields[key]!r}") from None
 
     def comment(self, line: str) -> None:
         upper = line.upper()
@@ -171,13 +209,14 @@ class _Reader:
                 duration = float(seconds.split()[0]) if seconds.strip() else -1.0
             except ValueError:
                 duration = -1.0
+            duration = duration if abs(duration) <= 1e9 else -1.0
             self.extinf = (duration, title.strip())
         elif line.startswith(ARC):
             name, _, rest = line[len(ARC) :].strip().partition(" ")
             fields = self.fields(rest, "#DANCER-ARC")
             self.arc = "" if name == "-" else name
             self.minutes = self.number(fields, "minutes", "#DANCER-ARC") if "minutes" in fields else None
-            self.seed = int(self.number(fields, "seed", "#DANCER-ARC")) if "seed" in fields else 0
+            self.seed = self.whole(fields, "seed", "#DANCER-ARC") if "seed" in fields else 0
             self.objective = self.number(fields, "objective", "#DANCER-ARC") if "objective" in fields else 0.0
         elif line.startswith(PHASE):
             fields = self.fields(line[len(PHASE) :], "#DANCER-PHASE")
@@ -197,16 +236,25 @@ class _Reader:
     def locate(self, line: str) -> Path:
         is_file_url = line.lower().startswith("file://")
         if _URL.match(line) and not is_file_url:
-            raise self.fail(f"'{line}' is a URL; dancer plays local files only (no network)")
+            raise self.fail(f"{line!r} is a URL; dancer plays local files only (no network)")
         if is_file_url:
-            line = unquote(urlparse(line).path)
-        candidate = Path(line).expanduser()
+            try:
+                url = urlparse(line)
+            except ValueError as exc:
+                raise self.fail(f"{line!r} is not a valid file URL ({exc})") from None
+            # file:///path and file://localhost/path are this machine; any other host is a network share.
+            if url.netloc.lower() not in ("", "localhost"):
+                raise self.fail(
+                    f"{line!r} names another computer; dancer plays local files only (no network)"
+                )
+            line = unquote(url.path)
+        candidate = _expand(line)
         if not candidate.is_absolute():
             candidate = self.folder / candidate
-        if not candidate.exists() and "\\" in line:
-            alternative = Path(line.replace("\\", "/")).expanduser()
+        if not _exists(candidate) and "\\" in line:
+            alternative = _expand(line.replace("\\", "/"))
             alternative = alternative if alternative.is_absolute() else self.folder / alternative
-            if alternative.exists():
+            if _exists(alternative):
                 candidate = alternative
         return Path(os.path.normpath(candidate))
 
@@ -219,13 +267,21 @@ class _Reader:
         tags = Tags(title=name, artist=artist) if sep else Tags(title=title)
         return Track(path=str(file), size=stat.st_size, mtime=stat.st_mtime, tags=tags, analysis=None)
 
-    def uri(self, line: str, raw: str | None = None) -> None:
+    def uri(self, line: str, written: str) -> None:
         entry, extinf = self.entry, self.extinf
         self.entry, self.extinf = None, None
         file = self.locate(line)
-        if not file.is_file() and raw is not None:
-            file = self.locate(raw)
-        if not file.is_file():
+        # The line as written names the file best: its bytes as the file system has them (not their
+        # Latin-1 reading) and any blanks at its ends (a file name may have them; players strip them).
+        for exact in dict.fromkeys((written, written.strip())):
+            try:
+                candidate = self.locate(exact) if exact != line else file
+            except ConfigError:  # "file:// " is not another computer: the stripped line decides
+                continue
+            if _is_file(candidate):
+                file = candidate
+                break
+        if not _is_file(file):
             self.warnings.append(f"line {self.lineno}: '{line}' not found; skipped")
             return
         track = self.track(file, extinf)
@@ -275,12 +331,14 @@ class _Reader:
     def read(self, lines: list[tuple[str, str | None]]) -> Plan:
         for self.lineno, (text, raw) in enumerate(lines, 1):
             line = text.strip()
-            if not line:
+            # Blank or comment is decided on the bytes: a Latin-1 NBSP or NEL can begin a file name.
+            probe = raw.strip() if raw is not None else line
+            if not probe:
                 continue
-            if line.startswith("#"):
+            if probe.startswith("#"):
                 self.comment(line)
             else:
-                self.uri(line, raw.strip() if raw is not None else None)
+                self.uri(line, (raw if raw is not None else text).rstrip("\r"))
         length = max((e.end for e in self.entries), default=0.0)
         phases = tuple(self.phases) or (PhaseSpan("playlist", self.path.stem, 0.0, length),)
         return Plan(

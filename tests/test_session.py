@@ -174,7 +174,7 @@ def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli
     child = pexpect.spawn(sys.executable, ["-m", "dancer", "session", str(tmp_path / "music"), "--minutes", "3",
                                            "--arc", "quick", "--voice", "none", "--no-checkin", "--seed", "7",
                                            "--no-preview"],
-                          env=env, encoding="utf-8", timeout=60, dimensions=(40, 110))
+                          env=env, encoding="utf-8", timeout=120, dimensions=(40, 110))
     child.expect("keys")
     child.send(" ")
     child.expect(r"\(paused\)")
@@ -183,7 +183,9 @@ def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli
     child.send("-")
     child.send("n")
     child.send("\x1b[A")
-    child.expect(r"re-planned from (\d+):(\d\d)")
+    if child.expect([r"re-planned from (\d+):(\d\d)", "no better-matching music"]) == 1:
+        child.send("\x1b[A")  # one step can leave the best plan unchanged; a second one moves it
+        child.expect(r"re-planned from (\d+):(\d\d)")
     child.send("q")
     child.expect("Stopped after")
     child.expect(pexpect.EOF)

@@ -158,7 +158,18 @@ def parse_arc(text: str, *, label: str = "<arc>", source: str = "") -> Arc:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{label}: invalid TOML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # Python's own limits, which tomllib lets through
+        what = "tables or arrays nested too deep" if isinstance(exc, RecursionError) else "a number too long"
+        raise ConfigError(f"{label}: invalid TOML: {what}") from None
     return _Validator(label).arc(data, source)
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``; Python refuses to print an integer past 4,300 digits (a TOML hex literal can be)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return "a number too large to print"
 
 
 _ARC_FIELDS = ("name", "title", "description", "minutes", "minutes_range", "phase")
@@ -176,14 +187,16 @@ class _Validator:
         self.where = ""
 
     def fail(self, field: str, expected: str, value: Any) -> ConfigError:
-        return ConfigError(f"{self.label}: {self.where}field '{field}': expected {expected}, got {value!r}")
+        return ConfigError(
+            f"{self.label}: {self.where}field '{field}': expected {expected}, got {_shown(value)}"
+        )
 
     def unknown(self, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
         for key in data:
             if key not in allowed:
                 where = f"{self.where.strip()}: " if self.where else ""
                 raise ConfigError(
-                    f"{self.label}: {where}unknown field '{key}' (allowed: {', '.join(allowed)})"
+                    f"{self.label}: {where}unknown field {key!r} (allowed: {', '.join(allowed)})"
                 )
 
     def get(self, data: dict[str, Any], field: str, expected: str, default: Any = ...) -> Any:
@@ -196,7 +209,7 @@ class _Validator:
     def name(self, data: dict[str, Any]) -> str:
         expected = "a name of lowercase letters, digits and '-'"
         value = self.get(data, "name", expected)
-        if not isinstance(value, str) or not _NAME.match(value):
+        if not isinstance(value, str) or not _NAME.fullmatch(value):
             raise self.fail("name", expected, value)
         return value
 

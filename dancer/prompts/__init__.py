@@ -243,6 +243,9 @@ def parse_pack(text: str, source: str) -> list[Prompt]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # Python's own limits, which tomllib lets through
+        what = "tables or arrays nested too deep" if isinstance(exc, RecursionError) else "a number too long"
+        raise ConfigError(f"{source}: invalid TOML: {what}") from None
     unknown = set(doc) - {"pack", "defaults", "prompt"}
     if unknown:
         raise ConfigError(f"{source}: unknown table {min(unknown)!r} (expected pack, defaults, prompt)")
@@ -284,8 +287,8 @@ def _parse_prompt(table: dict[str, Any], source: str, index: int) -> Prompt:
     def fail(fld: str, message: str) -> ConfigError:
         return ConfigError(f"{source}: {name} field {fld!r}: {message}")
 
-    if not isinstance(raw_id, str) or not _ID.match(raw_id):
-        raise fail("id", f"expected lowercase letters, digits and '-', got {raw_id!r}")
+    if not isinstance(raw_id, str) or not _ID.fullmatch(raw_id):
+        raise fail("id", f"expected lowercase letters, digits and '-', got {_shown(raw_id)}")
     text = _text(table, "text", fail, required=True)
     kind = _choice(table, "kind", KINDS, "movement", fail)
     tags = _words(table, "tags", None, ("any",), fail)
@@ -296,7 +299,7 @@ def _parse_prompt(table: dict[str, Any], source: str, index: int) -> Prompt:
     impact = _choice(table, "impact", IMPACTS, "low", fail)
     spacing = table.get("min_spacing", 0.0)
     if isinstance(spacing, bool) or not isinstance(spacing, int | float) or not 0 <= spacing <= 600:
-        raise fail("min_spacing", f"expected seconds between 0 and 600, got {spacing!r}")
+        raise fail("min_spacing", f"expected seconds between 0 and 600, got {_shown(spacing)}")
     exhale = _text(table, "exhale", fail, required=False)
     if exhale and kind != "breath":
         raise fail("exhale", f"only breath prompts have an exhale, this one is kind {kind!r}")
@@ -322,7 +325,7 @@ def _parse_prompt(table: dict[str, Any], source: str, index: int) -> Prompt:
 def _text(table: dict[str, Any], fld: str, fail: Any, *, required: bool) -> str:
     value = table.get(fld, "")
     if not isinstance(value, str):
-        raise fail(fld, f"expected a string, got {value!r}")
+        raise fail(fld, f"expected a string, got {_shown(value)}")
     value = " ".join(value.split())
     if required and not value:
         raise fail(fld, "must not be empty")
@@ -334,7 +337,7 @@ def _text(table: dict[str, Any], fld: str, fail: Any, *, required: bool) -> str:
 def _choice(table: dict[str, Any], fld: str, allowed: Sequence[str], default: str, fail: Any) -> str:
     value = table.get(fld, default)
     if value not in allowed:
-        raise fail(fld, f"expected one of {', '.join(allowed)}, got {value!r}")
+        raise fail(fld, f"expected one of {', '.join(allowed)}, got {_shown(value)}")
     return str(value)
 
 
@@ -345,12 +348,12 @@ def _words(
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise fail(fld, f"expected a non-empty list of strings, got {value!r}")
+        raise fail(fld, f"expected a non-empty list of strings, got {_shown(value)}")
     for word in value:
         if allowed is not None and word not in allowed:
-            raise fail(fld, f"expected one of {', '.join(allowed)}, got {word!r}")
-        if allowed is None and (not isinstance(word, str) or not _ID.match(word)):
-            raise fail(fld, f"expected lowercase words with '-', got {word!r}")
+            raise fail(fld, f"expected one of {', '.join(allowed)}, got {_shown(word)}")
+        if allowed is None and (not isinstance(word, str) or not _ID.fullmatch(word)):
+            raise fail(fld, f"expected lowercase words with '-', got {_shown(word)}")
     return tuple(dict.fromkeys(value))
 
 
@@ -364,7 +367,7 @@ def _range(
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     )
     if not ok or not 0 <= value[0] <= value[1] <= top:
-        raise fail(fld, f"expected [low, high] with 0 <= low <= high <= {top:g}, got {value!r}")
+        raise fail(fld, f"expected [low, high] with 0 <= low <= high <= {top:g}, got {_shown(value)}")
     return float(value[0]), float(value[1])
 
 
@@ -377,3 +380,16 @@ def _check_placeholders(text: str, allowed: set[str], fail: Any) -> None:
     if bad:
         hint = ", ".join("{" + a + "}" for a in sorted(allowed)) or "none"
         raise fail(f"unknown placeholder {{{bad[0]}}} (allowed here: {hint})")
+    # Fill it in as the scheduler will: a conversion or format spec ("{title!z}", "{in:{x}}") fails there.
+    try:
+        text.format(**{name: "four" for name in allowed})
+    except (ValueError, KeyError) as exc:
+        raise fail(f"cannot fill in its placeholders ({type(exc).__name__}: {exc})") from None
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``; Python refuses to print an integer past 4,300 digits (a TOML hex literal can be)."""
+    try:
+        return repr(value)
+    except ValueError:
+        return "a number too large to print"
