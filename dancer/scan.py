@@ -2,9 +2,9 @@
 
 Public: `scan_folder`, `analyse_file`, `find_audio`, `ScanReport`, `ScanEvent`.
 
-Workers are long-lived processes (numpy, soxr and the beat tracker's JIT warm up once per
-worker, not once per file). Each task has a deadline that grows with the file's length, and a
-worker that misses it is killed and replaced, so one hostile file cannot hang a scan. Each
+Workers are long-lived processes: imports and first calls are paid once per worker (~0.15 s),
+not once per file. Each task has a deadline that grows with the file's length, and a worker
+that misses it is killed and replaced, so one hostile file cannot hang a scan. Each
 worker has pipes of its own: killing one cannot block the others, and workers exit when the
 scan process dies, even by SIGKILL. The parent owns the library and commits each finished
 track, so Ctrl-C or a kill keeps every finished track.
@@ -221,9 +221,13 @@ def _worker_main(tasks: Connection, results: Connection) -> None:
     # The parent handles Ctrl-C and tells workers to stop; a worker dying on SIGINT mid-write
     # of a result would lose it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One worker per core already; BLAS threads on top oversubscribe and slow the true-peak step.
+    # One worker per core already: BLAS need not start a thread pool. (This only takes effect
+    # when numpy is not loaded yet: spawn first re-imports the parent's main script, which may
+    # import it. The analysis keeps its matrix products small enough to stay single-threaded.)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
+    # A short scan waits for this start-up, so the analysis avoids importing scipy.signal and
+    # scipy.fft (0.45 s; `dancer.analysis.load_compiled`) and the warm-up takes ~10 ms.
     from dancer.analysis import warm_up
 
     warm_up()

@@ -81,27 +81,36 @@ def track_beats(
     constant = bool(np.all(periods == periods[0]))
     if constant:
         penalty = tightness * np.log(gaps / periods[0]) ** 2
-    threshold = 0.01 * local.max()
+    # A chain may only start where the music does (a weak first "beat" would anchor the whole
+    # backtrace on noise), as librosa's threshold on the first beat.
+    start = np.where(local > 0.01 * local.max(), local, 0.0)
+    run = np.arange(shortest)
+    # windows[t - longest] is score[t - gaps], gaps in increasing order (so argmax breaks ties
+    # the same way): a view, so it sees the scores that earlier runs wrote.
+    windows = None
+    if constant and gaps.size <= n:
+        windows = np.lib.stride_tricks.sliding_window_view(score, gaps.size)[:, ::-1]
     t0 = 0
     while t0 < n:
-        ts = np.arange(t0, min(t0 + shortest, n))
-        prev = ts[:, None] - gaps[None, :]
-        if constant:
-            cost = penalty[None, :]
+        m = min(shortest, n - t0)
+        if windows is not None and t0 >= longest:
+            candidates = windows[t0 - longest : t0 - longest + m] - penalty
         else:
-            cost = tightness * np.log(gaps[None, :] / periods[ts][:, None]) ** 2
-        candidates = score[np.maximum(prev, 0)] - cost
-        if t0 < longest:
+            ts = t0 + run[:m]
+            prev = ts[:, None] - gaps[None, :]
+            if constant:
+                cost = penalty[None, :]
+            else:
+                cost = tightness * np.log(gaps[None, :] / periods[ts][:, None]) ** 2
+            candidates = score[np.maximum(prev, 0)] - cost
             candidates[prev < 0] = -np.inf
-        best = np.argmax(candidates, axis=1)
-        rows = np.arange(ts.size)
+        rows = run[:m]
+        best = candidates.argmax(axis=1)
         best_score = candidates[rows, best]
-        # A chain may only start where the music does (a weak first "beat" would anchor
-        # the whole backtrace on noise), as librosa's threshold on the first beat.
         chain = best_score > 0
-        here = local[ts]
-        score[ts] = np.where(chain, here + best_score, np.where(here > threshold, here, 0.0))
-        backlink[ts] = np.where(chain, prev[rows, best], -1)
+        span = slice(t0, t0 + m)
+        score[span] = np.where(chain, local[span] + best_score, start[span])
+        backlink[span] = np.where(chain, t0 + rows - gaps[best], -1)
         t0 += shortest
     last = _last_beat(score, int(round(periods[-1])))
     beats = []

@@ -32,17 +32,21 @@ one bad sample must not turn a whole track's loudness into NaN; callers that nee
 damaged files count them themselves.
 
 Speed: ~1500-2000x real time for 44.1 kHz stereo on one core (``benchmarks/loudness.py``). The
-true-peak search ends in a float32 BLAS matrix product, so a process that runs one analysis per
-core should hold BLAS to one thread (``OPENBLAS_NUM_THREADS=1``); its threads only contend there.
+true-peak search ends in float32 BLAS matrix products small enough that OpenBLAS keeps them on
+the calling thread (`_TruePeak`), so its thread pool never contends with other processes. The
+K-weighting runs scipy's sosfilt kernel, loaded without importing scipy.signal (0.35 s per
+process, see `dancer.analysis.load_compiled`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import scipy.signal
+
+from dancer.analysis import load_compiled
 
 __all__ = [
     "ABSOLUTE_GATE_LUFS",
@@ -75,6 +79,8 @@ _TP_TAPS = 16
 _TP_BETA = 5.0
 #: Interpolator outputs are screened and computed in segments of this many input positions.
 _TP_SEGMENT = 16
+#: Segments per GEMM: rows x 48 x 32 stays under OpenBLAS's 2**18 limit for a single-threaded GEMM.
+_TP_GEMM_ROWS = 160
 #: Blocks are processed in chunks of at most this many frames (bounded temporaries, L2-sized),
 #: and smaller blocks are pooled up to `_MIN_CHUNK` frames (per-call overhead).
 _CHUNK = 65536
@@ -221,9 +227,13 @@ class _TruePeak:
     """Running maximum of the oversampled signal (BS.1770-4 Annex 2), evaluated only where needed.
 
     Outputs are computed a segment of ``S`` (`_TP_SEGMENT`) input positions at a time: the
-    segment's ``2 S`` input samples times a banded ``(2 S, S * (factor - 1))`` matrix, one float32
-    GEMM for all the segments of a block that need it (~2.5 ns a sample, where a polyphase
-    filter written with numpy operations costs ~15).
+    segment's ``2 S`` input samples times a banded ``(2 S, S * (factor - 1))`` matrix, float32
+    GEMMs over the segments of a block that need it (~2 ns a sample, where a polyphase filter
+    written with numpy operations costs ~15). Each GEMM covers at most `_TP_GEMM_ROWS` segments:
+    OpenBLAS runs a product that small on the calling thread, while one large product is handed
+    to its thread pool, which on shared cores (other scan workers, other programs) made it 30
+    times slower; small products keep the speed of one thread whatever ``OPENBLAS_NUM_THREADS``
+    says, for 20 % more per-call overhead.
 
     Only the maximum is wanted, and no output of a segment can exceed ``L1 * A`` (``A``: the
     largest absolute input sample it reads; ``L1``: the largest absolute tap sum of a phase,
@@ -285,7 +295,11 @@ class _TruePeak:
             channel, segment = np.nonzero(loud[:, :n_seg] | loud[:, 1:n_seg + 1])
             if channel.size:
                 pairs = np.lib.stride_tricks.sliding_window_view(flat, 2 * s)[::s]
-                out = pairs[channel * rows + segment] @ self.banded
+                selected = pairs[channel * rows + segment]
+                out = np.empty((selected.shape[0], self.banded.shape[1]), dtype=np.float32)
+                for start in range(0, selected.shape[0], _TP_GEMM_ROWS):
+                    stop = start + _TP_GEMM_ROWS
+                    np.matmul(selected[start:stop], self.banded, out=out[start:stop])
                 peak = max(peak, float(out.max()), -float(out.min()))
         self.peak = peak
         self.history = buf[:, n_seg * s:width].copy()
@@ -299,6 +313,38 @@ class _TruePeak:
         peak = self.peak
         self.peak, self.history = saved
         return peak
+
+
+def _load_sosfilt() -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """The kernel behind ``scipy.signal.sosfilt``, without importing scipy.signal (see `load_compiled`).
+
+    ``kernel(sos, x, zi)`` filters each row of the C-contiguous ``x`` in place through the
+    cascade ``sos`` and updates ``zi`` (shape ``(rows, sections, 2)``) in place; all three share
+    one dtype. It is scipy's own loop, so the results are sosfilt's to the bit. When the private
+    module is missing or its interface changed, the same thing through the public function.
+    """
+    module = load_compiled("scipy.signal._sosfilt")
+    kernel = getattr(module, "_sosfilt", None)
+    if kernel is not None:
+        try:
+            probe, state = np.ones((1, 2)), np.zeros((1, 1, 2))
+            kernel(np.array([[1.0, 0.0, 0.0, 1.0, -0.5, 0.0]]), probe, state)
+            if np.allclose(probe, [[1.0, 1.5]]) and np.allclose(state, [[[0.75, 0.0]]]):
+                return kernel
+        except Exception:
+            pass
+
+    def public(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
+        import scipy.signal
+
+        y, zf = scipy.signal.sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 1, 0))
+        x[...] = y
+        zi[...] = np.moveaxis(zf, 0, 1)
+
+    return public
+
+
+_filter_rows = _load_sosfilt()
 
 
 class LoudnessMeter:
@@ -336,13 +382,14 @@ class LoudnessMeter:
         if self.weights.shape != (self.channels,) or not np.all(valid):
             raise ValueError(f"weights must be {self.channels} finite values >= 0, one per channel")
         self._sos = k_weighting(self.sample_rate)
+        self._sos_complex = self._sos.astype(np.complex128)
         pairs = self.channels // 2
         pair_weights = self.weights[:2 * pairs].reshape(pairs, 1, 2)
         uniform = pairs == 0 or bool(np.all(pair_weights == pair_weights.flat[0]))
         self._pair_gain = float(pair_weights.flat[0]) if uniform and pairs else 1.0
         self._pair_scale = None if uniform else np.sqrt(pair_weights)
-        self._zi_pairs = np.zeros((len(self._sos), pairs, 2), dtype=np.complex128)
-        self._zi_odd = np.zeros((len(self._sos), 2))
+        self._zi_pairs = np.zeros((pairs, len(self._sos), 2), dtype=np.complex128)
+        self._zi_odd = np.zeros((1, len(self._sos), 2))
         self._frames = 0
         self._step_energy = np.zeros(1024)
         self._partial = 0.0
@@ -421,14 +468,17 @@ class LoudnessMeter:
         sums = np.zeros(starts.size)
         if pairs:
             packed = block[:, :2 * pairs].view(np.complex64 if block.dtype == np.float32 else np.complex128)
-            y, self._zi_pairs = scipy.signal.sosfilt(self._sos, packed.T, axis=-1, zi=self._zi_pairs)
+            y = np.array(packed.T, dtype=np.complex128, order="C")
+            _filter_rows(self._sos_complex, y, self._zi_pairs)
             power = y.view(np.float64)
             if self._pair_scale is not None:
                 power.reshape(pairs, -1, 2)[:] *= self._pair_scale
             np.multiply(power, power, out=power)
             sums += np.add.reduceat(power, 2 * starts, axis=1).sum(axis=0) * self._pair_gain
         if self.channels % 2:
-            y, self._zi_odd = scipy.signal.sosfilt(self._sos, block[:, -1], zi=self._zi_odd)
+            y = np.array(block[None, :, -1], dtype=np.float64, order="C")
+            _filter_rows(self._sos, y, self._zi_odd)
+            y = y[0]
             np.multiply(y, y, out=y)
             sums += np.add.reduceat(y, starts) * self.weights[-1]
         return sums
