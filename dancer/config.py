@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from dancer.errors import ConfigError
+from dancer.tomldata import parse_toml
 from dancer.paths import atomic_write_text, display_path
 
 
@@ -94,13 +94,7 @@ def _shown(value) -> str:
 
 
 def parse_config(text: str, where: str = "config") -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML ({exc}); fix or delete the file") from None
-    except (ValueError, RecursionError) as exc:  # Python's own limits, which tomllib lets through
-        what = "tables or arrays nested too deep" if isinstance(exc, RecursionError) else "a number too long"
-        raise ConfigError(f"{where}: not valid TOML ({what}); fix or delete the file") from None
+    data = parse_toml(text, where, hint="; fix or delete the file")
     values = {k: _coerce(k, v, where) for k, v in data.items()}
     return Config(**values)
 

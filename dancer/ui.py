@@ -134,8 +134,11 @@ class PlainView:
         self.echo(f"[{clock(position)}] {self.LABELS.get(kind, kind)}  {text}")
 
 
-def read_keys(stream, act: Callable[[str], None], stop: Callable[[], bool] = lambda: False) -> None:
+def read_keys(stream, act: Callable[[str], None], stop: Callable[[], bool] = lambda: False, *,
+              keys: dict[str, str] = SESSION_KEYS, arrows: dict[str, str] = ARROWS) -> None:
     """Read key presses from ``stream`` and call ``act(action)`` until EOF or ``stop()``.
+
+    ``keys`` maps characters to actions, ``arrows`` the final letter of arrow-key escapes.
 
     A terminal is switched to cbreak mode (no echo, no line buffering) and restored on every
     exit path.
@@ -170,13 +173,13 @@ def read_keys(stream, act: Callable[[str], None], stop: Callable[[], bool] = lam
                     if len(pending) < 3:
                         break
                     if pending[1] in "[O":
-                        action = ARROWS.get(pending[2])
+                        action = arrows.get(pending[2])
                         if action:
                             act(action)
                     pending = pending[3:]
                     continue
                 key, pending = pending[0], pending[1:]
-                action = SESSION_KEYS.get(key)
+                action = keys.get(key)
                 if action:
                     act(action)
     except OSError:

@@ -62,7 +62,7 @@ def test_config_defaults_roundtrip_and_errors(tmp_path):
         parse_config('colour = "red"', "c.toml")
     with pytest.raises(ConfigError, match="c.toml: key 'minutes' must be"):
         parse_config("minutes = 1000", "c.toml")
-    with pytest.raises(ConfigError, match="not valid TOML"):
+    with pytest.raises(ConfigError, match="invalid TOML"):
         parse_config("minutes = = 3", "c.toml")
 
 

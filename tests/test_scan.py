@@ -18,7 +18,7 @@ from conftest import click_signal, run_dancer, write_audio
 from dancer import scan as scan_mod
 from dancer.library import Library
 from dancer.model import ANALYSER_VERSION
-from dancer.scan import analyse_file, find_audio, scan_folder
+from dancer.scan import find_audio, scan_folder
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ prompt packs need (tags, density, breath cues, impact, body position). See ``hip
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from dancer.errors import ConfigError
+from dancer.tomldata import parse_toml
 
 BEATLESS = ("no", "allowed", "preferred")
 TRANSITIONS = ("crossfade", "fade", "gap")
@@ -154,14 +154,7 @@ def _read(path: Path, label: str) -> str:
 
 def parse_arc(text: str, *, label: str = "<arc>", source: str = "") -> Arc:
     """Parse and validate the TOML text of an arc; ``label`` names the file in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{label}: invalid TOML: {exc}") from exc
-    except (ValueError, RecursionError) as exc:  # Python's own limits, which tomllib lets through
-        what = "tables or arrays nested too deep" if isinstance(exc, RecursionError) else "a number too long"
-        raise ConfigError(f"{label}: invalid TOML: {what}") from None
-    return _Validator(label).arc(data, source)
+    return _Validator(label).arc(parse_toml(text, label), source)
 
 
 def _shown(value: Any) -> str:

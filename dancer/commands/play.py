@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -204,42 +203,10 @@ def _start_key_thread(controls, player, quit_requested: threading.Event) -> None
 
 
 def _read_keys(stream, act: Callable[[str], None]) -> None:
-    """Read key presses from ``stream`` until EOF; a terminal is switched to cbreak mode meanwhile."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return
-    restore = None
-    if os.isatty(fd):
-        import termios
-        import tty
+    """`dancer play`'s keys: arrows seek and change the volume (a session's ↑/↓ nudge energy)."""
+    from dancer.ui import read_keys
 
-        restore = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
-    try:
-        pending = ""
-        while True:
-            chunk = os.read(fd, 32).decode("utf-8", "replace")
-            if not chunk:
-                return
-            pending += chunk
-            while pending:
-                if pending.startswith("\x1b["):
-                    if len(pending) < 3:
-                        break
-                    act({"C": "forward", "D": "back", "A": "up", "B": "down"}.get(pending[2], ""))
-                    pending = pending[3:]
-                    continue
-                key, pending = pending[0], pending[1:]
-                if key in KEYS:
-                    act(KEYS[key])
-    except OSError:
-        return
-    finally:
-        if restore is not None:
-            import termios
-
-            termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+    read_keys(stream, act, keys=KEYS, arrows={"C": "forward", "D": "back", "A": "up", "B": "down"})
 
 
 # -- render --------------------------------------------------------------------------------------

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from dancer.errors import ConfigError
+from dancer.tomldata import parse_toml
 
 KINDS = ("movement", "breath", "phase", "count-in", "check-in", "aftercare")
 FOCI = ("hips", "pelvis", "psoas", "spine", "breath", "whole-body")
@@ -239,13 +239,7 @@ def load_packs(
 
 def parse_pack(text: str, source: str) -> list[Prompt]:
     """Parse and validate one pack; ``source`` names the file in error messages."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from exc
-    except (ValueError, RecursionError) as exc:  # Python's own limits, which tomllib lets through
-        what = "tables or arrays nested too deep" if isinstance(exc, RecursionError) else "a number too long"
-        raise ConfigError(f"{source}: invalid TOML: {what}") from None
+    doc = parse_toml(text, source)
     unknown = set(doc) - {"pack", "defaults", "prompt"}
     if unknown:
         raise ConfigError(f"{source}: unknown table {min(unknown)!r} (expected pack, defaults, prompt)")

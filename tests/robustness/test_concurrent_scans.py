@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 
 from conftest import click_signal, write_audio
 from dancer.library import Library
