@@ -38,7 +38,7 @@ gap_seconds = 1.5
 
 
 def test_builtin_arcs_are_listed_and_load() -> None:
-    assert builtin_arcs() == ["gentle", "hip-release", "quick", "wave"]
+    assert builtin_arcs() == ["gentle", "hip-release", "quick", "taster", "wave"]
     for name in builtin_arcs():
         arc = load_arc(name)
         assert arc.name == name

@@ -248,7 +248,7 @@ def session(source: Path | None, demo: bool, minutes: float | None, arc: str | N
         source = source or music
     folder, playlist = _resolve_source(source, demo, cfg)
     options = SessionOptions(
-        arc=arc or ("quick" if demo else cfg.arc),
+        arc=arc or ("taster" if demo else cfg.arc),
         minutes=minutes or (DEMO_MINUTES if demo else cfg.minutes),
         seed=seed if seed is not None else int(time.time()) % 100_000,
         voice=voice or cfg.voice,
