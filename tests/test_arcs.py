@@ -166,7 +166,7 @@ def test_arc_by_file_name_and_user_folder(tmp_path: Path) -> None:
 
 
 def test_unknown_arc_lists_what_exists(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"unknown arc 'hip' \(available: gentle, hip-release, quick, wave"):
+    with pytest.raises(ConfigError, match=r"unknown arc 'hip' \(available: gentle, hip-release, quick, taster, wave"):
         load_arc("hip")
     with pytest.raises(ConfigError, match="arc file 'nowhere/x.toml' not found"):
         load_arc("nowhere/x.toml")
