@@ -278,7 +278,9 @@ class LiveSession:
                                    energy_shift=shift, avoid=())
             cut = _first_difference(old, new)
             if cut is None:
-                self.on_event("info", "no better-matching music for that change", now)
+                # The target still moves, so the next press builds on this one.
+                self.state.nudge = shift
+                self.on_event("info", f"energy {shift:+.2f}: the planned music already fits best", now)
                 return
             cues = [c for c in self.prepared.cues if c.time < cut]
             later = [c for c in schedule(new, self.prepared.arc, self.prepared.options, self.voice) if c.time >= cut]

@@ -175,17 +175,18 @@ def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli
                                            "--arc", "quick", "--voice", "none", "--no-checkin", "--seed", "7",
                                            "--no-preview"],
                           env=env, encoding="utf-8", timeout=120, dimensions=(40, 110))
+    child.logfile_read = open(tmp_path / "pty.log", "w")  # noqa: SIM115 - kept for failure reports
     child.expect("keys")
+    # Nudge first: early in the session a step of energy always has music left to change.
+    child.send("\x1b[A")
+    child.expect(r"re-planned from (\d+):(\d\d)")
     child.send(" ")
     child.expect(r"\(paused\)")
     child.send(" ")
     child.send("+")
     child.send("-")
     child.send("n")
-    child.send("\x1b[A")
-    if child.expect([r"re-planned from (\d+):(\d\d)", "no better-matching music"]) == 1:
-        child.send("\x1b[A")  # one step can leave the best plan unchanged; a second one moves it
-        child.expect(r"re-planned from (\d+):(\d\d)")
+    child.expect("Lagos|Track")  # the view keeps drawing after the skip
     child.send("q")
     child.expect("Stopped after")
     child.expect(pexpect.EOF)
