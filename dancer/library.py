@@ -112,11 +112,6 @@ def _unblob(data: bytes | None) -> tuple[float, ...]:
     return tuple(a)
 
 
-def _finite(x: float | None) -> float | None:
-    """SQLite stores -inf fine, but JSON and arithmetic downstream prefer a floor; keep as is."""
-    return None if x is None else float(x)
-
-
 def _enable_wal(conn: sqlite3.Connection) -> str:
     """Switch to WAL, waiting out a concurrent creator: this pragma ignores the busy timeout."""
     deadline = time.monotonic() + 30.0
@@ -225,8 +220,8 @@ class Library:
             _text(t.title), _text(t.artist), _text(t.album), _text(t.genre),
             a.duration if a else None, a.sample_rate if a else None, a.channels if a else None,
             a.bpm if a else None, a.bpm_confidence if a else None, int(a.beatless) if a else None,
-            a.meter if a else None, _finite(a.loudness_lufs) if a else None, _finite(a.peak_db) if a else None,
-            _finite(a.true_peak_db) if a else None, a.energy if a else None, a.cue_in if a else None,
+            a.meter if a else None, a.loudness_lufs if a else None, a.peak_db if a else None,
+            a.true_peak_db if a else None, a.energy if a else None, a.cue_in if a else None,
             a.cue_out if a else None, a.intro_beats if a else None, a.outro_beats if a else None,
             _blob(a.beats) if a else None, _blob(a.downbeats) if a else None, _blob(a.phrases) if a else None,
             _blob(a.energy_curve) if a else None, _text(track.error), time.time(),

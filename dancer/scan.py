@@ -18,7 +18,7 @@ import signal
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -181,11 +181,11 @@ def analyse_file(path: str | Path, *, on_start: Callable[[float], None] | None =
         analysis = analyse_blocks(blocks, sample_rate=info.sample_rate, channels=info.channels,
                                   name=display_path(path))
     except DancerError as exc:
-        return Track(**{**base.__dict__, "error": _strip_path(str(exc), path)})
+        return replace(base, error=_strip_path(str(exc), path))
     except MemoryError:
-        return Track(**{**base.__dict__, "error": "ran out of memory while analysing"})
+        return replace(base, error="ran out of memory while analysing")
     except Exception as exc:  # a decoder or numeric failure on a hostile file must not stop the scan
-        return Track(**{**base.__dict__, "error": f"analysis failed ({type(exc).__name__}: {exc})"})
+        return replace(base, error=f"analysis failed ({type(exc).__name__}: {exc})")
     return base.with_analysis(analysis)
 
 

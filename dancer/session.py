@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dancer.errors import DancerError
@@ -56,7 +56,6 @@ class Prepared:
     tracks: list
     playlist: Path
     options: SessionOptions
-    folder: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -129,7 +128,7 @@ def prepare(library, *, folder: Path | None, playlist: Path | None, options: Ses
     path = sessions_dir() / f"session-{time.strftime('%Y%m%d-%H%M%S')}-{options.seed}.m3u8"
     save_plan(plan, path)
     return Prepared(plan=plan, arc=arc, cues=cues, tracks=tracks, playlist=path, options=options,
-                    folder=folder, warnings=list(plan.warnings))
+                    warnings=list(plan.warnings))
 
 
 def save_plan(plan: Plan, path: Path) -> None:
@@ -196,7 +195,6 @@ class LiveState:
     voice_on: bool = True
     nudge: float = 0.0
     message: str = ""
-    finished: bool = False
 
 
 class LiveSession:
@@ -280,7 +278,10 @@ class LiveSession:
             if cut is None:
                 # The target still moves, so the next press builds on this one.
                 self.state.nudge = shift
-                self.on_event("info", f"energy {shift:+.2f}: the planned music already fits best", now)
+                from dancer.ui import clock
+
+                self.on_event("info", f"energy {shift:+.2f} at {clock(now)}: the planned music already fits best",
+                              now)
                 return
             cues = [c for c in self.prepared.cues if c.time < cut]
             later = [c for c in schedule(new, self.prepared.arc, self.prepared.options, self.voice) if c.time >= cut]
@@ -300,9 +301,11 @@ class LiveSession:
                 self.renderer.close()
             self.renderer = self._start_renderer(self.prepared.cues, cut)
             save_plan(new, self.prepared.playlist)
+            from dancer.ui import clock
+
             word = "more" if step > 0 else "less"
-            self.on_event("info", f"{word} energy: re-planned from {_clock(cut)} ({len(new.entries)} tracks, "
-                                  f"ends at {_clock(new.length)})", now)
+            self.on_event("info", f"{word} energy: re-planned from {clock(cut)} ({len(new.entries)} tracks, "
+                                  f"ends at {clock(new.length)})", now)
 
     # -- running -----------------------------------------------------------------------------------
 
@@ -370,7 +373,6 @@ class LiveSession:
                 self.renderer.close()
             self.player.close()
         status = "quit" if self.quit.is_set() else "finished"
-        self.state.finished = True
         self.save(status)
         return status
 
@@ -452,12 +454,3 @@ def _phase_title(plan: Plan, name: str) -> str:
         if span.name == name:
             return span.title or name
     return name
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def with_options(prepared: Prepared, **changes) -> Prepared:
-    return replace(prepared, options=replace(prepared.options, **changes))

@@ -10,7 +10,6 @@ Ctrl-C), because a terminal left in cbreak mode is a broken terminal.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 
 #: Key → session action. Arrow keys arrive as escape sequences (see `read_keys`).
@@ -190,6 +189,3 @@ def read_keys(stream, act: Callable[[str], None], stop: Callable[[], bool] = lam
 
             termios.tcsetattr(fd, termios.TCSADRAIN, restore)
 
-
-def wait_with_keys(seconds: float) -> None:
-    time.sleep(seconds)

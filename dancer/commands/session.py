@@ -121,7 +121,9 @@ def _render(prepared, voice, output: Path, cues_path: Path | None) -> None:
                                  progress=lambda done, total: bar.update(task, completed=done))
     if cues_path is not None:
         write_cues_json(prepared.cues, cues_path)
-    _err(f"wrote {output} ({int(seconds // 60)}:{int(seconds % 60):02d}, {len(prepared.plan.entries)} tracks, "
+    from dancer.ui import clock
+
+    _err(f"wrote {output} ({clock(seconds)}, {len(prepared.plan.entries)} tracks, "
          f"{len(prepared.cues)} prompts)")
 
 
@@ -363,8 +365,10 @@ def resume(voice: str | None, device: str | None, latency: str, no_checkin: bool
             from dancer.player import NO_DEVICE
 
             raise DeviceError(NO_DEVICE)
+        from dancer.ui import clock
+
         start = _resume_point(plan, rec.position)
-        click.echo(f"resuming session {rec.id} ({rec.arc}) at {int(start // 60)}:{int(start % 60):02d}")
+        click.echo(f"resuming session {rec.id} ({rec.arc}) at {clock(start)}")
         try:
             status = play_live(prepared, lib, voice_obj, journal_id=rec.id, start=start, previous=rec)
         except KeyboardInterrupt:
