@@ -295,6 +295,16 @@ def _prepare(
     return planner, warnings
 
 
+def planned_energy(plan: Plan) -> np.ndarray:
+    """The energy of the music ``plan`` plays, second by second (a later entry wins an overlap);
+    NaN where nothing plays."""
+    out = np.full(int(np.ceil(plan.length)) + 1, np.nan)
+    for e in plan.entries:
+        a, b = int(e.start), int(np.ceil(e.end))
+        out[a:b] = e.track.energy
+    return out
+
+
 def make_plan(
     tracks: Sequence[Track],
     arc: Arc,
@@ -395,15 +405,21 @@ def replan_remaining(
     seed: int | None = None,
     avoid: Collection[str] = (),
     min_confidence: float = 0.0,
+    push: float = 0.0,
 ) -> Plan:
     """Re-plan what has not started by ``from_time`` (timeline seconds), with the energy target moved
     by ``energy_shift`` from then on; entries already playing stay, and the total still fits.
+
+    ``push`` (a live nudge's step) also asks for music at least that much more (or, negative, less)
+    energetic than ``plan`` has from ``from_time``: without it a nudge that moves the arc's target
+    towards the music already planned would change nothing.
 
     The entry playing at ``from_time`` may be cut at a later phrase boundary (or keep its fade-out if
     that has begun); the rest is searched like `make_plan`.
     """
     seed = plan.seed if seed is None else seed
-    target = Target(arc, plan.minutes, shift=energy_shift, shift_from=from_time)
+    target = Target(arc, plan.minutes, shift=energy_shift, shift_from=from_time,
+                    planned=planned_energy(plan) if push else None, push=push)
     kept = [e for e in plan.entries if e.start < from_time]
     if not kept:
         planner, warnings = _prepare(tracks, arc, plan.minutes, seed, avoid, min_confidence, target)

@@ -240,7 +240,19 @@ class TrackTable:
 class Target:
     """The arc laid on ``minutes``: phase spans, and the energy target with a running integral."""
 
-    def __init__(self, arc: Arc, minutes: float, *, shift: float = 0.0, shift_from: float = math.inf):
+    def __init__(
+        self,
+        arc: Arc,
+        minutes: float,
+        *,
+        shift: float = 0.0,
+        shift_from: float = math.inf,
+        planned: np.ndarray | None = None,
+        push: float = 0.0,
+    ):
+        """``shift`` moves the target from ``shift_from`` on. With ``planned`` (the energy of the music
+        already planned, per second) and ``push``, the target from ``shift_from`` is also at least
+        ``push`` beyond what is planned, in ``push``'s direction: a nudge always asks for a change."""
         self.total = 60.0 * minutes
         spans = arc.spans(minutes)
         self.phases = [p for p, _, _ in spans]
@@ -256,6 +268,12 @@ class Target:
         energy = e0 + (e1 - e0) * frac
         if shift:
             energy = np.where(t >= shift_from, np.clip(energy + shift, 0.0, 1.0), energy)
+        if push and planned is not None:
+            wanted = np.full(n, np.nan)
+            m = min(n, len(planned))
+            wanted[:m] = np.clip(planned[:m] + push, 0.0, 1.0)
+            bound = np.fmax if push > 0 else np.fmin  # NaN (nothing planned) leaves the target alone
+            energy = np.where(t >= shift_from, bound(energy, wanted), energy)
         self.energy = energy
         self._cum = np.concatenate([[0.0], np.cumsum(energy)]).tolist()
         self._last = len(self._cum) - 2

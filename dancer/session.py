@@ -227,13 +227,17 @@ class LiveSession:
         self._next_cue = 0
         self._sent: set[int] = set()
         self._lock = threading.Lock()
+        #: Keys pressed while the player was still starting; played once it runs.
+        self._early: list[str] = []
 
     # -- controls (called from the key thread) ----------------------------------------------------
 
     def key(self, action: str) -> None:
-        p = self.player
-        if p is None:
-            return
+        with self._lock:
+            p = self.player
+            if p is None:
+                self._early.append(action)
+                return
         if action == "toggle":
             p.toggle_pause()
         elif action == "next":
@@ -273,14 +277,14 @@ class LiveSession:
             now = self.player.status().position
             old = self.prepared.plan
             new = replan_remaining(old, self.prepared.tracks, self.prepared.arc, from_time=now + REPLAN_LEAD,
-                                   energy_shift=shift, avoid=())
+                                   energy_shift=shift, avoid=(), push=step)
             cut = _first_difference(old, new)
             if cut is None:
                 # The target still moves, so the next press builds on this one.
                 self.state.nudge = shift
-                from dancer.ui import clock
-
-                self.on_event("info", f"energy {shift:+.2f} at {clock(now)}: the planned music already fits best",
+                word = "more" if step > 0 else "less"
+                self.on_event("info", f"{word} energy: no {'livelier' if step > 0 else 'calmer'} music in the "
+                                      f"library fits the rest of the session; the plan stays (energy {shift:+.2f})",
                               now)
                 return
             cues = [c for c in self.prepared.cues if c.time < cut]
@@ -299,7 +303,7 @@ class LiveSession:
             self.player.replace_timeline(timeline, from_time=cut)
             if self.renderer is not None:
                 self.renderer.close()
-            self.renderer = self._start_renderer(self.prepared.cues, cut)
+            self.renderer = self._start_renderer(self.prepared.cues, cut, self.player.timeline.sample_rate)
             save_plan(new, self.prepared.playlist)
             from dancer.ui import clock
 
@@ -309,13 +313,13 @@ class LiveSession:
 
     # -- running -----------------------------------------------------------------------------------
 
-    def _start_renderer(self, cues, from_time: float):
+    def _start_renderer(self, cues, from_time: float, sample_rate: int):
         if self.voice is None or not self.voice.speaks:
             return None
         from dancer.voice import VoiceRenderer
 
         renderer = VoiceRenderer([c for c in cues if c.time >= from_time - 1.0], self.voice,
-                                 sample_rate=self.player.timeline.sample_rate if self.player else 44100)
+                                 sample_rate=sample_rate)
         return renderer.start()
 
     def run(self) -> str:
@@ -326,13 +330,18 @@ class LiveSession:
         prepared = self.prepared
         timeline = Timeline.from_plan(prepared.plan, settings=mix_settings(prepared.options))
         kwargs = {"stream_factory": self._stream_factory} if self._stream_factory else {}
-        self.player = Player(timeline, device=prepared.options.device, latency=prepared.options.latency,
-                             start=self.start_at, **kwargs)
-        self.player.start()
-        self.player.volume(_volume_db(prepared.options.volume))
-        self.renderer = self._start_renderer(prepared.cues, self.start_at)
+        player = Player(timeline, device=prepared.options.device, latency=prepared.options.latency,
+                        start=self.start_at, **kwargs)
+        player.start()
+        player.volume(_volume_db(prepared.options.volume))
         self._next_cue = next((i for i, c in enumerate(prepared.cues) if c.time >= self.start_at - 0.05),
                               len(prepared.cues))
+        self.renderer = self._start_renderer(prepared.cues, self.start_at, player.timeline.sample_rate)
+        with self._lock:
+            self.player = player
+            early, self._early = self._early, []
+        for action in early:
+            self.key(action)
         last_entry = None
         last_phase = None
         last_save = time.monotonic()

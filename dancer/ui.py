@@ -154,7 +154,7 @@ def read_keys(stream, act: Callable[[str], None], stop: Callable[[], bool] = lam
         import tty
 
         restore = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
+        tty.setcbreak(fd, termios.TCSANOW)  # not TCSAFLUSH: keys typed while starting up still count
     try:
         pending = ""
         while not stop():

@@ -6,6 +6,7 @@ import math
 from dataclasses import replace
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from dancer.plan import (
     make_plan,
     place_sequence,
     plan_objective,
+    planned_energy,
     replan_remaining,
 )
 from dancer.plan_search import min_play
@@ -276,6 +278,30 @@ def test_replan_keeps_what_started_and_still_fits(hip_plan: Plan) -> None:
     calmer = replan_remaining(hip_plan, LIBRARY, arc, from_time=now, energy_shift=-0.25)
     check_invariants(calmer, "hip-release")
     assert sum(later(calmer)) / len(later(calmer)) < sum(later(hip_plan)) / len(later(hip_plan)) - 0.05
+
+
+@pytest.mark.parametrize("size", [14, 30])
+def test_a_nudge_moves_the_music_the_way_it_was_pressed(size: int) -> None:
+    """#7: ↑/↓ ask for livelier/calmer music than is planned, not only than the arc: a nudge that
+    moved only the arc's target left the plan alone (or made it go the other way) whenever the
+    planned music already sat on the other side of the arc."""
+    library = make_library(size, seed=5)
+    arc = load_arc("quick")
+    changed = total = 0
+    for seed in range(4):
+        plan = make_plan(library, arc, minutes=15, seed=seed)
+        for now in (plan.length * 0.05, plan.length * 0.3, plan.length * 0.6):
+            for step in (0.15, -0.15):
+                new = replan_remaining(plan, library, arc, from_time=now, energy_shift=step, push=step)
+                total += 1
+                assert abs(new.length - plan.length) <= 5.0
+                if new.entries == plan.entries:
+                    continue
+                changed += 1
+                before = np.nanmean(planned_energy(plan)[int(now):])
+                after = np.nanmean(planned_energy(new)[int(now):])
+                assert (after - before) * step > 0, (seed, now, step, before, after)
+    assert changed >= 0.9 * total, f"{changed}/{total} nudges changed the plan"
 
 
 def test_replan_near_the_end_and_before_the_start(hip_plan: Plan) -> None:
