@@ -8,6 +8,9 @@ track_beats
 fit_beat_grid
     Least-squares line through the tracked beats: the average beat period to a small fraction
     of a frame, and how well a steady grid explains the beats.
+sixteenth_shift, shift_beats
+    Beat phase among the four sixteenth-note offsets of the tracked grid: the eighth-note grid
+    the kick and bass play on, then the stronger accent of its two beats.
 bar_phase
     Meter (3 or 4) and which beats are downbeats, from beat-synchronous kick and accent strength.
 phrase_starts, phrase_phase
@@ -31,11 +34,16 @@ __all__ = [
     "fit_beat_grid",
     "phrase_phase",
     "phrase_starts",
+    "shift_beats",
+    "sixteenth_shift",
     "track_beats",
 ]
 
 #: Largest |log(gap / period)| the beat tracker considers between consecutive beats (±35%).
 SEARCH_SPAN = 0.3
+#: `sixteenth_shift` moves the beats to the other sixteenth-note grid only when the kick band's
+#: onset strength there exceeds that on the tracked grid by this factor.
+GRID_MARGIN = 1.25
 
 
 def track_beats(
@@ -219,6 +227,81 @@ def fit_beat_grid(beats: np.ndarray, *, period: float) -> BeatGrid | None:
     return BeatGrid(
         period=float(slope), origin=float(origin), index=index, residual=rms, inliers=float(inlier.mean())
     )
+
+
+def sixteenth_shift(
+    beats: np.ndarray, *, period: float, low: np.ndarray, accent: np.ndarray, margin: float = GRID_MARGIN
+) -> int:
+    """Sixteenth notes (0–3) to move tracked beats by so they sit where the kick and bass play.
+
+    The tracker follows the full band, and a layer of sixteenth-note offbeats (guitar or
+    keyboard stabs on the "e" and "a", a shaker) can pull it onto a grid a sixteenth away from
+    the beat. Kick and bass onsets, even syncopated ones, fall on the eighth-note grid of the
+    beat, so the decision is hierarchical:
+
+    1. eighth-note grid: the low-band onset strength at the tracked beats and halfway between
+       them (offsets 0 and 2 sixteenths) against offsets 1 and 3; the beats move to the other
+       grid only when its kick and bass are ``margin`` times stronger;
+    2. on that grid, of its two positions (1 or 3 sixteenths from the tracked beats) the beat
+       is the one with the stronger full-band ``accent``.
+
+    A grid already on the kick and bass is left alone (0): which of its two eighth-note
+    positions is the beat is the tracker's call.
+
+    Parameters
+    ----------
+    beats : ndarray
+        Tracked beat positions in frames, at least 8 of them.
+    period : float
+        Beat period in frames.
+    low, accent : ndarray
+        Kick-band and full-band onset strength per frame.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    if beats.size < 8 or period < 4:
+        return 0
+    radius = max(1, int(round(period / 12)))  # sixteenths are period / 4 apart: windows stay apart
+
+    def at(envelope: np.ndarray, k: int) -> float:
+        moved = beats + k * period / 4
+        moved = moved[moved <= envelope.shape[0] - 1]
+        return float(beat_strengths(envelope, moved, radius=radius).mean()) if moved.size else 0.0
+
+    lows = [at(low, k) for k in range(4)]
+    here, other = lows[0] + lows[2], lows[1] + lows[3]
+    if not other > margin * here:
+        return 0
+    return 1 if at(accent, 1) >= at(accent, 3) else 3
+
+
+def shift_beats(beats: np.ndarray, *, period: float, sixteenths: int, envelope: np.ndarray) -> np.ndarray:
+    """``beats`` moved later by ``sixteenths`` quarter periods, each then snapped to the peak of
+    ``envelope`` (the tracker's onset envelope) within a sixteenth of a period, if there is one.
+
+    The tracked beats sit on the onsets of the grid they followed, which may be swung or pushed;
+    the snap puts the moved beats on the onsets of their own grid. A beat pushed past the end
+    comes back one period earlier, if that is not before the start, so the count is unchanged.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    envelope = np.asarray(envelope, dtype=np.float64)
+    n = envelope.shape[0]
+    if sixteenths % 4 == 0 or beats.size == 0 or n < 3:
+        return beats
+    moved = beats + (sixteenths % 4) * period / 4
+    if moved[-1] > n - 1 and moved[0] - period >= 0:
+        moved = np.concatenate([[moved[0] - period], moved[:-1]])
+    moved = moved[moved <= n - 1]
+    local = _local_score(envelope, period)
+    reach = max(1, int(round(period / 16)))
+    centre = np.round(moved).astype(np.int64)
+    offsets = np.arange(-reach, reach + 1)
+    window = np.clip(centre[:, None] + offsets[None, :], 0, n - 1)
+    values = local[window]
+    best = values.argmax(axis=1)
+    inside = (best > 0) & (best < offsets.size - 1) & (values.max(axis=1) > 0)  # a peak, not a slope
+    frames = window[np.arange(centre.size), best]
+    snapped = _refine(frames, local)
+    return np.where(inside, snapped, moved)
 
 
 def beat_strengths(envelope: np.ndarray, beats: np.ndarray, *, radius: int = 3) -> np.ndarray:

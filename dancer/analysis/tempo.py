@@ -33,7 +33,10 @@ Method
    of a frame (`beats.fit_beat_grid`); beat times are refined between frames.
 6. Confidence from pulse salience at one and two beats and how well a steady grid explains
    the beats; beatless when it is low.
-7. Meter from beat-synchronous accent and kick periodicity; downbeats where kick and bass are
+7. Beat phase on the kick's grid: when offbeat stabs or shakers pulled the tracker a
+   sixteenth off, the beats move to the eighth-note grid where the kick band is clearly
+   stronger (`beats.sixteenth_shift`).
+8. Meter from beat-synchronous accent and kick periodicity; downbeats where kick and bass are
    strongest; phrases every 8 beats (4/4) or 12 (3/4) from the downbeat that looks most like a
    phrase start (`beats`).
 """
@@ -52,6 +55,8 @@ from dancer.analysis.beats import (
     fit_beat_grid,
     phrase_phase,
     phrase_starts,
+    shift_beats,
+    sixteenth_shift,
     track_beats,
 )
 from dancer.analysis.features import Features
@@ -60,6 +65,7 @@ __all__ = [
     "PulseEvidence",
     "TempoResult",
     "comb_salience",
+    "competing_levels",
     "estimate_tempo",
     "level_evidence",
     "metrical_levels",
@@ -199,6 +205,10 @@ def tempo_from_envelopes(
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
 
     pulse, kick, hat = evidence.pulse, evidence.kick, evidence.hats
+    # The tracker can lock a sixteenth off the beat when offbeat stabs or shakers dominate the
+    # full band; the kick and bass say which eighth-note grid the beat is on.
+    sixteenths = sixteenth_shift(beats, period=period, low=kick, accent=pulse)
+    beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=evidence.tracking)
     accent = beat_strengths(pulse, beats)
     kick_at = beat_strengths(kick, beats)
     bass = () if bands is None else tuple(
@@ -423,6 +433,16 @@ def level_evidence(periods: np.ndarray, evidence: PulseEvidence) -> tuple[np.nda
     return np.array(rows).reshape(-1, 9), beats_at
 
 
+def competing_levels(levels: np.ndarray, acf: np.ndarray) -> np.ndarray:
+    """The `metrical_levels` that compete in `_choose_level`: those at which the pulse actually
+    recurs (a level seeded by an accidental long-lag peak, five beats that span a whole number
+    of frames, can sit between beats); the most salient one when none does."""
+    levels = np.asarray(levels, dtype=np.float64)
+    salience = _interp(acf, levels)
+    eligible = salience >= max(0.1, 0.25 * float(salience.max()))
+    return levels[eligible] if eligible.any() else levels[[int(np.argmax(salience))]]
+
+
 def _choose_level(levels: np.ndarray, evidence: PulseEvidence) -> tuple[float, np.ndarray]:
     """The dance beat among the candidate metrical levels, and the beats tracked at it.
 
@@ -457,12 +477,7 @@ def _choose_level(levels: np.ndarray, evidence: PulseEvidence) -> tuple[float, n
     (drum & bass counted at 170+, a ballad at 60–75): music unlike all of them may be counted
     at half or double its label, and changes to the features or the tracker need a refit.
     """
-    acf = evidence.acf
-    # Only levels at which the pulse actually recurs compete: a level seeded by an accidental
-    # long-lag peak (five beats that span a whole number of frames) can sit between beats.
-    salience = _interp(acf, levels)
-    eligible = salience >= max(0.1, 0.25 * float(salience.max()))
-    levels = levels[eligible] if eligible.any() else levels[[int(np.argmax(salience))]]
+    levels = competing_levels(levels, evidence.acf)
     if levels.size == 1:
         return float(levels[0]), track_beats(evidence.tracking, period=float(levels[0]))
     table, beats = level_evidence(levels, evidence)

@@ -1,0 +1,102 @@
+"""Beat phase among the sixteenth-note offsets of the tracked grid (`beats.sixteenth_shift`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dancer.analysis.beats import shift_beats, sixteenth_shift
+from dancer.analysis.features import extract_features
+from dancer.analysis.tempo import estimate_tempo
+
+SR = 22050
+
+
+def _sound(kind: str, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.12 * SR)) / SR
+    if kind == "kick":
+        return np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
+    if kind == "snare":
+        return (0.6 * rng.standard_normal(t.size) + np.sin(2 * np.pi * 190 * t)) * np.exp(-t * 30) * 0.7
+    # A keyboard stab: a C major chord two octaves up, no low end.
+    return sum(np.sin(2 * np.pi * f * t) for f in (523.3, 659.3, 784.0, 1046.5)) / 3 * np.exp(-t * 40)
+
+
+def pickup_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Kick on 1, the "and" of 2 and the "and" of 3 (sixteenths 0, 6, 10 of 16), snare on 2 and 4,
+    and loud stabs on the last sixteenth of every beat: the loudest onsets, a sixteenth early."""
+    rng = np.random.default_rng(0)
+    step = 60.0 / bpm / 4
+    y = np.zeros(int(seconds * SR))
+    for s in range(int(seconds / step) + 1):
+        i = s % 16
+        hits = [("kick", 1.0)] if i in (0, 6, 10) else []
+        hits += [("snare", 0.8)] if i in (4, 12) else []
+        hits += [("stab", 1.5)] if i % 4 == 3 else []
+        at = int(round((offset + s * step) * SR))
+        for kind, gain in hits:
+            b = _sound(kind, rng) * gain
+            if at < y.size:
+                y[at : at + b.size] += b[: y.size - at]
+    return (0.4 * y).astype(np.float32)
+
+
+@pytest.mark.parametrize("bpm", [100.0, 104.0])
+def test_beats_follow_the_kick_grid_not_the_pickup_stabs(bpm: float) -> None:
+    r = estimate_tempo(extract_features(pickup_groove(bpm), sample_rate=SR))
+    period = 60.0 / bpm
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
+    phase = ((r.beats - 0.25) / period + 0.5) % 1.0 - 0.5
+    # A sixteenth is 0.25 of a beat; on the beat means well inside ±1/8.
+    assert np.mean(np.abs(phase) < 0.1) > 0.9, f"median beat phase {np.median(phase):+.2f}"
+
+
+def test_downbeats_of_the_pickup_groove_are_on_its_one() -> None:
+    r = estimate_tempo(extract_features(pickup_groove(104.0), sample_rate=SR))
+    bar = 4 * 60.0 / 104.0
+    phase = ((r.downbeats - 0.25) / bar + 0.5) % 1.0 - 0.5
+    assert np.mean(np.abs(phase) < 0.05) > 0.9
+
+
+def _envelopes(n_beats: int = 40, period: float = 24.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame envelopes of a groove on beats at 10 + k·period: the kick on each beat and on the
+    eighth-note offbeat of every other beat, stabs (full band only) a sixteenth before each beat."""
+    n = int(10 + (n_beats + 1) * period)
+    low, full = np.zeros(n), np.zeros(n)
+    beats = 10 + period * np.arange(n_beats)
+    for k, b in enumerate(beats):
+        low[int(round(b))] = 1.0
+        if k % 2:
+            low[int(round(b + period / 2))] = 0.8
+        full[int(round(b - period / 4))] = 3.0
+        full[int(round(b))] += 1.0
+    full += low
+    return beats, low, full
+
+
+def test_sixteenth_shift_moves_beats_from_the_stabs_to_the_kick_grid() -> None:
+    beats, low, full = _envelopes()
+    tracked = beats[1:] - 6.0  # locked on the stabs, a sixteenth early
+    k = sixteenth_shift(tracked, period=24.0, low=low, accent=full)
+    assert k == 1
+    moved = shift_beats(tracked, period=24.0, sixteenths=k, envelope=full)
+    np.testing.assert_allclose(moved, beats[1:], atol=0.6)
+
+
+def test_sixteenth_shift_leaves_beats_on_the_kick_grid_alone() -> None:
+    beats, low, full = _envelopes()
+    assert sixteenth_shift(beats, period=24.0, low=low, accent=full) == 0
+    # On the offbeat eighths the kick grid is the same: which eighth is the beat is not its call.
+    assert sixteenth_shift(beats[:-1] + 12.0, period=24.0, low=low, accent=full) == 0
+    # Too few beats, or no low end at all: no decision.
+    assert sixteenth_shift(beats[:5] - 6.0, period=24.0, low=low, accent=full) == 0
+    assert sixteenth_shift(beats - 6.0, period=24.0, low=np.zeros_like(low), accent=full) == 0
+
+
+def test_shift_beats_keeps_the_count_inside_the_signal() -> None:
+    env = np.zeros(200)
+    env[5::20] = 1.0
+    beats = np.arange(0.0, 200.0, 20.0)  # last beat at 180: +15 would leave 195 inside
+    moved = shift_beats(beats, period=20.0, sixteenths=3, envelope=env)
+    assert moved.size == beats.size and np.all(moved <= 199)
+    np.testing.assert_array_equal(shift_beats(beats, period=20.0, sixteenths=0, envelope=env), beats)
