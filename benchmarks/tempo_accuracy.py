@@ -3,11 +3,15 @@
 Sets (from `benchmarks/tempo_set.py`):
 
 - ``synthetic``: GM arrangements of eight genres rendered by fluidsynth, known tempo and meter;
-  includes beatless pads.
-- ``real``: Debian's ``fretsonfire-songs-muldjord`` band recordings, labelled by their chart's
-  tempo map.
+  includes beatless pads. Part of the calibration of the metrical-level weights.
+- ``heldout``: new songs in the same eight styles, with grooves, bass and chord rhythms and
+  instruments the calibration never saw (``bank="held-out"``, another seed).
+- ``real``: Debian's ``fretsonfire-songs-muldjord`` and ``fretsonfire-songs-sectoid`` band
+  recordings, labelled by their chart's tempo map. Muldjord's songs (and other speeds of them)
+  are in the calibration; Sectoid's are held out and get a summary line of their own.
 - ``equivariance``: each real recording sped up and slowed down exactly (0.90, 1.12); the
-  estimate must scale by the factor within 2% — this catches imprecision and metrical-level flips.
+  estimate must scale by the factor within 2% — this catches imprecision and metrical-level
+  flips. These speeds are never in the calibration.
 
 Figures per system: Acc1 (within 4% of the label), Acc2 (also at ×2, ×3, ×½, ×⅓), median
 absolute error (%) over the Acc1 hits, beatless detection (labelled-beatless items flagged, and
@@ -20,11 +24,12 @@ downbeats sit on the bar grid, and whose meter is right.
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
 librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=sr)``.
 
-Usage: ``python benchmarks/tempo_accuracy.py [--sets synthetic,real,equivariance] [--no-librosa]
-[--cache DIR] [-v]``; ``--calibrate`` refits `dancer.analysis.tempo.LEVEL_WEIGHTS` (the metrical-
-level evidence model) on the synthetic set, the band recordings sped by 0.94/1.06/1.2, the
-test signals and the demo library, and prints them with in-sample and leave-one-genre-out
-accuracy. Rerun it after any change to the features or the tracker.
+Usage: ``python benchmarks/tempo_accuracy.py [--sets synthetic,heldout,real,equivariance]
+[--no-librosa] [--cache DIR] [-v]``; ``--calibrate`` refits `dancer.analysis.tempo.LEVEL_WEIGHTS`
+(the metrical-level evidence model) on the synthetic set, the Muldjord band recordings sped by
+0.94/1.06/1.2, the test signals and the demo library, and prints them with in-sample and
+leave-one-genre-out accuracy, and how they rank randomised grooves and the held-out material.
+Rerun it after any change to the features or the tracker.
 """
 
 from __future__ import annotations
@@ -212,7 +217,14 @@ def _ratio(estimate: float | None, truth: float) -> str:
     return f"{r:.2f}"
 
 
-def evaluate(name: str, items: list[LabelledItem], *, with_librosa: bool, verbose: bool) -> dict:
+#: The band recordings the level weights are fitted on; other packs' songs are held out.
+CALIBRATION_PACK = "fretsonfire/muldjord"
+
+
+def evaluate(name: str, items: list[LabelledItem], *, with_librosa: bool, verbose: bool,
+             held_out=None) -> dict:
+    """Run both systems on ``items`` and print a table and summary. ``held_out(item)`` marks the
+    items the calibration never saw: they get a summary line of their own (``result["held out"]``)."""
     print(f"\n== {name}: {len(items)} items ==")
     header = f"{'item':<24} {'genre':<10} {'truth':>8} | {'dancer':>8} {'conf':>5} {'m':>2} {'':4}"
     if with_librosa:
@@ -246,6 +258,13 @@ def evaluate(name: str, items: list[LabelledItem], *, with_librosa: bool, verbos
             f"{s.false_beatless:>8} {s.seconds:7.2f} {s.cpu:6.2f} {audio / s.seconds:6.0f} {s.on_beat:>8} "
             f"{downbeat:>8} {meter:>6}"
         )
+    if held_out is not None:
+        unseen = [k for k, item in enumerate(items) if held_out(item)]
+        if unseen:
+            s = summarise([items[k] for k in unseen], [ours[k] for k in unseen])
+            result["held out"] = s
+            print(f"{'held out':<8} {s.acc1:6.3f} {s.acc2:6.3f} {s.median_error:9.3f} {s.beatless_found:>9} "
+                  f"{s.false_beatless:>8}   (dancer on the {len(unseen)} items the calibration never saw)")
     if with_librosa:
         ours, theirs = result["dancer"], result["librosa"]
         print(f"speed: dancer is {theirs.cpu / ours.cpu:.2f}x librosa's default in CPU time, "
@@ -289,13 +308,37 @@ def _scaled(base: float | None, moved: float | None, k: float) -> tuple[bool, fl
 AUGMENT = (0.94, 1.06, 1.2)
 
 
-def calibration_material(cache: Path) -> list[tuple[str, str, float, Features]]:
-    """(name, group, true bpm, features) of everything the level weights are fitted on.
+#: The bank of randomised grooves `calibrate` checks the weights on.
+RANDOM_SEED = 100
+RANDOM_PER_GENRE = 6
 
-    The synthetic arrangements, the band recordings and their `AUGMENT` speed changes, and the
-    click tracks and drum patterns of ``tests/test_tempo.py`` and ``tests/conftest.py``, and
-    the demo library (`dancer.demo`). The `FACTORS` speed changes are
-    not used, so the equivariance figures stay out of sample.
+
+def random_material(cache: Path, seed: int) -> list[tuple[str, str, float, Features]]:
+    """A bank of `tempo_set._random_genre` songs: new grooves in each style for every item."""
+    return [(item.name, item.genre, item.bpm, decode_features(item.path))
+            for item in build_synthetic_set(cache / f"synthetic-random-{seed}", seed=seed, bank="random",
+                                            per_genre=RANDOM_PER_GENRE)
+            if item.bpm is not None]
+
+
+def held_out_material(cache: Path) -> list[tuple[str, str, float, Features]]:
+    """What the calibration never sees: the hand-written held-out grooves and the band
+    recordings of the other Frets on Fire packs."""
+    material = [(item.name, item.genre, item.bpm, decode_features(item.path))
+                for item in build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out")
+                if item.bpm is not None]
+    material += [(item.name, "band (held out)", item.bpm, decode_features(item.path))
+                 for item in load_fretsonfire_set(cache_dir=cache) if item.source != CALIBRATION_PACK]
+    return material
+
+
+def calibration_material(cache: Path) -> list[tuple[str, str, float, Features]]:
+    """(name, group, true bpm, features) of the fixed material the level weights are fitted on.
+
+    The synthetic arrangements, the band recordings of `CALIBRATION_PACK` and their `AUGMENT`
+    speed changes, and the click tracks and drum patterns of ``tests/test_tempo.py`` and
+    ``tests/conftest.py``, and the demo library (`dancer.demo`). The `FACTORS` speed changes
+    are not used, so the equivariance figures stay out of sample.
     """
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from test_tempo import SR, accented_clicks, clicks, pattern
@@ -305,6 +348,8 @@ def calibration_material(cache: Path) -> list[tuple[str, str, float, Features]]:
         if item.bpm is not None:
             material.append((item.name, item.genre, item.bpm, decode_features(item.path)))
     for item in load_fretsonfire_set(cache_dir=cache):
+        if item.source != CALIBRATION_PACK:
+            continue
         material.append((item.name, "band", item.bpm, decode_features(item.path)))
         for path, k in tempo_equivariance_pairs(item, AUGMENT, cache_dir=cache / "augment"):
             material.append((f"{item.name} x{k:g}", "band", item.bpm * k, decode_features(path)))
@@ -381,7 +426,10 @@ def ranked_right(table: np.ndarray, weights: np.ndarray) -> bool:
 
 
 def calibrate(cache: Path) -> None:
-    """Fit `LEVEL_WEIGHTS` afresh, print them with in-sample and leave-one-group-out accuracy."""
+    """Fit `LEVEL_WEIGHTS` afresh on `calibration_material`; print them with in-sample and
+    leave-one-genre-out accuracy, and, as diagnostics the fit never sees, how the fitted and the
+    current weights rank a bank of randomised grooves (`RANDOM_SEED`) and the held-out material
+    (`held_out_material`)."""
     tables = level_tables(calibration_material(cache))
     weights = fit_weights(tables)
     norm = float(np.linalg.norm(weights))
@@ -398,11 +446,17 @@ def calibrate(cache: Path) -> None:
         w = fit_weights([t for t in tables if t[1] != group])
         held_out += [name for name, g, t in tables if g == group and not ranked_right(t, w)]
     print(f"leave one genre out: {len(tables) - len(held_out)}/{len(tables)} right {held_out}")
+    for label, material in (("randomised grooves", random_material(cache, RANDOM_SEED)),
+                            ("held out", held_out_material(cache))):
+        unseen = level_tables(material)
+        for who, w in (("fitted", weights), ("current", LEVEL_WEIGHTS)):
+            missed = [name for name, _, t in unseen if not ranked_right(t, w)]
+            print(f"{label}, {who} weights: {len(unseen) - len(missed)}/{len(unseen)} right {missed}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="synthetic,real,equivariance")
+    parser.add_argument("--sets", default="synthetic,heldout,real,equivariance")
     parser.add_argument("--no-librosa", action="store_true")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -422,11 +476,18 @@ def main(argv: list[str] | None = None) -> int:
             "synthetic", build_synthetic_set(cache / "synthetic"), with_librosa=with_librosa,
             verbose=args.verbose,
         )
+    if "heldout" in sets:
+        results["heldout"] = evaluate(
+            "synthetic, held out (new grooves and instruments)",
+            build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
+            with_librosa=with_librosa, verbose=args.verbose,
+        )
     real = load_fretsonfire_set(cache_dir=cache) if sets & {"real", "equivariance"} else []
     if sets & {"real", "equivariance"} and not real:
-        print("\n(no Frets on Fire songs: apt-get install fretsonfire-songs-muldjord)")
+        print("\n(no Frets on Fire songs: apt-get install fretsonfire-songs-muldjord fretsonfire-songs-sectoid)")
     if "real" in sets and real:
-        results["real"] = evaluate("real", real, with_librosa=with_librosa, verbose=args.verbose)
+        results["real"] = evaluate("real", real, with_librosa=with_librosa, verbose=args.verbose,
+                                   held_out=lambda item: item.source != CALIBRATION_PACK)
     if "equivariance" in sets and real:
         results["equivariance"] = equivariance(real, cache=cache, with_librosa=with_librosa)
 
@@ -441,12 +502,27 @@ def main(argv: list[str] | None = None) -> int:
             ("beatless flagged >= 90%", found >= 0.9 * total, s.beatless_found),
             ("no beat-driven track flagged", s.false_beatless.startswith("0/"), s.false_beatless),
         ]
+    if "heldout" in results:
+        s = results["heldout"]["dancer"]
+        found, total = (int(x) for x in s.beatless_found.split("/"))
+        checks += [
+            ("held-out synthetic Acc1 >= 0.95", s.acc1 >= 0.95, f"{s.acc1:.3f}"),
+            ("held-out synthetic median err <= 0.3%", s.median_error <= 0.3, f"{s.median_error:.3f}%"),
+            ("held-out beatless flagged >= 90%", found >= 0.9 * total, s.beatless_found),
+            ("held-out: no beat-driven flagged", s.false_beatless.startswith("0/"), s.false_beatless),
+        ]
     if "real" in results:
         s = results["real"]["dancer"]
         checks += [
             ("real Acc2 = 1.0", s.acc2 >= 1.0, f"{s.acc2:.3f}"),
             ("real Acc1 >= 0.85", s.acc1 >= 0.85, f"{s.acc1:.3f}"),
         ]
+        if "held out" in results["real"]:
+            h = results["real"]["held out"]
+            checks += [
+                ("held-out real Acc2 = 1.0", h.acc2 >= 1.0, f"{h.acc2:.3f}"),
+                ("held-out real Acc1 >= 0.85", h.acc1 >= 0.85, f"{h.acc1:.3f}"),
+            ]
     if "equivariance" in results:
         v = results["equivariance"]["dancer"]
         checks.append(("equivariance >= 0.90", v >= 0.90, f"{v:.3f}"))
@@ -454,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         # CPU seconds: the scan analyses files in one worker process per core, so throughput is
         # CPU time per file; librosa's BLAS threads shorten its wall time only when one file is
         # analysed alone. Wall time is printed alongside.
-        sets = [r for k, r in results.items() if k != "equivariance"]
+        sets = [r for k, r in results.items() if k != "equivariance"]  # each set's "dancer"/"librosa"
         ours, theirs = sum(r["dancer"].cpu for r in sets), sum(r["librosa"].cpu for r in sets)
         wall = sum(r["librosa"].seconds for r in sets) / max(1e-9, sum(r["dancer"].seconds for r in sets))
         if theirs:
