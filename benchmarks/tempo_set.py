@@ -321,8 +321,8 @@ def _random_genre(style: _Genre, rng: np.random.Generator) -> _Genre:
                   chord_steps=int(rng.integers(0, 4)), melody=float(rng.uniform(0.05, 0.25)))
 
 
-#: The groove banks `build_synthetic_set` renders.
-BANKS = ("calibration", "held-out", "random")
+#: The groove banks `build_synthetic_set` renders, and the tag each puts in its item names.
+BANKS = {"calibration": "", "held-out": "h", "random": "r"}
 
 
 def build_synthetic_set(out_dir: Path, *, seed: int = 1, seconds: float = 30.0,
@@ -343,7 +343,7 @@ def build_synthetic_set(out_dir: Path, *, seed: int = 1, seconds: float = 30.0,
     out_dir.mkdir(parents=True, exist_ok=True)
     items = []
     if bank not in BANKS:
-        raise ValueError(f"bank must be one of {BANKS}")
+        raise ValueError(f"bank must be one of {', '.join(BANKS)}")
     held_out = bank == "held-out"
     for g, style in enumerate(_HELD_OUT_GENRES if held_out else _GENRES):
         tempi = [None] * per_genre
@@ -362,7 +362,7 @@ def build_synthetic_set(out_dir: Path, *, seed: int = 1, seconds: float = 30.0,
             if bpm is None:
                 chords = (_HELD_OUT_PADS if held_out else _PADS)[n % 5]
             midi = song.to_midi({0: bass, 1: chords, 2: melody})
-            name = f"{genre.name}-{dict(zip(BANKS, ('', 'h', 'r')))[bank]}{n}"
+            name = f"{genre.name}-{BANKS[bank]}{n}"
             path = _render(midi, out_dir, name)
             true_bpm = None if bpm is None else 60e6 / song.tempo_us
             items.append(LabelledItem(path, true_bpm, genre.meter, genre.name, "synthetic", name,

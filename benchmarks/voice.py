@@ -23,8 +23,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from dancer.model import Analysis, PhaseSpan, Plan, PlanEntry, Tags, Track
+from test_schedule import make_track  # noqa: E402 - the scheduler tests' synthetic tracks
+
+from dancer.model import PhaseSpan, Plan, PlanEntry
 from dancer.prompts import load_packs
 from dancer.prompts.schedule import PhaseGuide, schedule_cues
 from dancer.voice import (
@@ -65,30 +68,6 @@ ARC = (  # name, share, tempo of its tracks, guide settings
 )
 
 
-def make_track(bpm: float | None, duration: float, name: str) -> Track:
-    beats = tuple(float(b) for b in np.arange(0.2, duration, 60.0 / bpm)) if bpm else ()
-    analysis = Analysis(
-        duration=duration,
-        sample_rate=44100,
-        channels=2,
-        bpm=bpm,
-        bpm_confidence=0.9 if bpm else 0.0,
-        beatless=bpm is None,
-        beats=beats,
-        downbeats=beats[::4],
-        phrases=beats[::8],
-        meter=4,
-        loudness_lufs=-14.0,
-        peak_db=-1.0,
-        true_peak_db=-1.0,
-        energy=0.5,
-        energy_curve=(),
-        cue_in=0.0,
-        cue_out=duration,
-    )
-    return Track(path=f"/music/{name}.flac", size=1, mtime=0.0, tags=Tags(title=name), analysis=analysis)
-
-
 def session_plan(minutes: float) -> tuple[Plan, list[PhaseGuide]]:
     """Four-minute tracks with 8 s crossfades, phases as in the hip-release arc."""
     length = minutes * 60.0
@@ -103,7 +82,7 @@ def session_plan(minutes: float) -> tuple[Plan, list[PhaseGuide]]:
         guides.append(PhaseGuide(name, name.title(), phase_start, phase_end, tags=(name,), **settings))  # type: ignore[arg-type]
         while cursor < phase_end - 30.0:
             piece = min(240.0, phase_end - cursor + 8.0)
-            track = make_track(bpm, piece + 20.0, f"t{len(entries)}")
+            track = make_track(bpm, piece + 20.0, first_beat=0.2, name=f"t{len(entries)}")
             start = max(0.0, cursor - 8.0) if entries else 0.0
             entries.append(PlanEntry(track, name, start, 1.0, 1.0 + piece, 8.0, 8.0))
             cursor = start + piece
