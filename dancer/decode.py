@@ -3,7 +3,8 @@
 Public: `AUDIO_EXTENSIONS`, `FFMPEG_EXTENSIONS`, `is_audio_path`, `probe`, `open_stream`, `AudioInfo`.
 
 soundfile (libsndfile 1.2) reads wav, flac, ogg/vorbis/opus, mp3 and aiff natively; m4a/aac go
-through an ``ffmpeg`` subprocess when it is installed. Blocks are ``(frames, channels)`` float32 at
+through an ``ffmpeg`` subprocess when it is installed, and so does the rest of a native file
+after a part-way decoding error (a FLAC cut short). Blocks are ``(frames, channels)`` float32 at
 the file's own sample rate: resampling is the consumer's business.
 """
 
@@ -107,16 +108,28 @@ def _soundfile_blocks(path: Path, f, block_frames: int, start: float) -> Iterato
     import soundfile as sf
 
     with f:
+        rate, channels = int(f.samplerate), int(f.channels)
+        position = 0
         try:
             if start > 0 and f.seekable():
-                f.seek(min(int(round(start * f.samplerate)), f.frames))
+                position = f.seek(min(int(round(start * f.samplerate)), f.frames))
             while True:
                 block = f.read(block_frames, dtype="float32", always_2d=True)
                 if not len(block):
                     return
+                position += len(block)
                 yield block
         except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as exc:
-            raise DecodeError(f"{display_path(path)}: decoding failed part-way ({_reason(exc)})") from None
+            reason = _reason(exc)
+    # libsndfile gives up at the first damaged or missing frame: a FLAC whose copy or download
+    # was cut short "loses sync" and its whole block is lost. ffmpeg decodes what is there, so
+    # the stream goes on from the last good frame, as a music player would play the file.
+    if not ffmpeg_available():
+        raise DecodeError(
+            f"{display_path(path)}: decoding failed part-way ({reason}); the file looks cut short or damaged: "
+            "replace it, or install ffmpeg (apt-get install ffmpeg) to read what is there"
+        )
+    yield from _ffmpeg_blocks(path, AudioInfo(rate, channels, 0), block_frames, position / rate)
 
 
 def _ffprobe(path: Path) -> AudioInfo:
@@ -143,7 +156,8 @@ def _ffmpeg_blocks(path: Path, info: AudioInfo, block_frames: int, start: float)
     cmd = ["ffmpeg", "-v", "error", "-nostdin"]
     if start > 0:
         cmd += ["-ss", f"{start:.6f}"]
-    cmd += ["-i", str(path), "-map", "a:0", "-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    cmd += ["-i", str(path), "-map", "a:0", "-ac", str(info.channels), "-ar", str(info.sample_rate),
+            "-f", "f32le", "-acodec", "pcm_f32le", "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     frame_bytes = 4 * info.channels
     try:

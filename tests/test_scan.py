@@ -15,7 +15,9 @@ import pytest
 import soundfile as sf
 
 from conftest import click_signal, run_dancer, write_audio
+from dancer import decode as decode_mod
 from dancer import scan as scan_mod
+from dancer.errors import DecodeError
 from dancer.library import Library
 from dancer.model import ANALYSER_VERSION
 from dancer.scan import find_audio, scan_folder
@@ -92,6 +94,38 @@ def test_bad_files_are_reported_and_good_ones_analysed(tmp_path):
         assert r2.unchanged == 12 and not r2.failed
         r3 = scan_folder(d, lib, jobs=2, retry_failed=True)
         assert len(r3.failed) == 8
+
+
+@pytest.mark.skipif(not decode_mod.ffmpeg_available(), reason="ffmpeg is not installed (Debian package ffmpeg)")
+def test_a_flac_cut_short_is_read_up_to_the_cut(tmp_path):
+    # libsndfile "loses sync" at the missing tail and drops its whole block; the stream goes on
+    # through ffmpeg from the last good frame, with no gap or repeat at the join.
+    whole = write_audio(tmp_path / "whole.flac", click_signal(120, 12, 44100, channels=2), 44100,
+                        subtype="PCM_16")
+    original, _ = sf.read(whole, dtype="float32")
+    cut = tmp_path / "music" / "cut.flac"
+    cut.parent.mkdir()
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9)])
+    info, blocks = decode_mod.open_stream(cut, block_frames=4096)
+    decoded = np.concatenate(list(blocks))
+    assert info.frames == len(original) and 0.8 * len(original) < len(decoded) < len(original)
+    np.testing.assert_array_equal(decoded, original[: len(decoded)])
+    with Library.open(tmp_path / "lib.sqlite3") as lib:
+        r = scan_folder(cut.parent, lib, jobs=1)
+        assert (r.added, r.failed) == (1, [])
+        (track,) = lib.tracks()
+        assert track.bpm == pytest.approx(120, rel=0.02)
+        assert track.duration == pytest.approx(len(decoded) / 44100, abs=0.01)
+
+
+def test_a_flac_cut_short_without_ffmpeg_names_the_fix(tmp_path, monkeypatch):
+    whole = write_audio(tmp_path / "whole.flac", click_signal(120, 12, 44100), 44100, subtype="PCM_16")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.9)])
+    monkeypatch.setattr(decode_mod, "ffmpeg_available", lambda: False)
+    _, blocks = decode_mod.open_stream(cut)
+    with pytest.raises(DecodeError, match=r"cut\.flac: decoding failed part-way .*cut short.*install ffmpeg"):
+        list(blocks)
 
 
 def test_ffmpeg_formats_are_skipped_without_ffmpeg(tmp_path, monkeypatch):
