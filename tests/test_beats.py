@@ -1,11 +1,12 @@
-"""Beat phase among the sixteenth-note offsets of the tracked grid (`beats.sixteenth_shift`)."""
+"""Beat phase among the sixteenth-note offsets of the tracked grid (`beats.sixteenth_shift`,
+`beats.backbeat_shift`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dancer.analysis.beats import shift_beats, sixteenth_shift
+from dancer.analysis.beats import backbeat_shift, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
 from dancer.analysis.tempo import estimate_tempo
 
@@ -56,6 +57,61 @@ def test_downbeats_of_the_pickup_groove_are_on_its_one() -> None:
     bar = 4 * 60.0 / 104.0
     phase = ((r.downbeats - 0.25) / bar + 0.5) % 1.0 - 0.5
     assert np.mean(np.abs(phase) < 0.05) > 0.9
+
+
+def _house_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.25 * SR)) / SR
+    if kind == "kick":
+        return np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
+    if kind == "clap":
+        return 0.8 * rng.standard_normal(t.size) * np.exp(-t * 35) + 0.3 * np.sin(2 * np.pi * 1800 * t) * np.exp(-t * 40)
+    if kind == "bass":  # a sustained 55 Hz note with a fast attack
+        return (np.sin(2 * np.pi * 55 * t) + 0.4 * np.sin(2 * np.pi * 110 * t)) * np.minimum(1, t * 200) * np.exp(-t * 6)
+    return 0.5 * np.diff(rng.standard_normal(t.size), prepend=0.0) * np.exp(-t * 10)  # open hi-hat
+
+
+def offbeat_house(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Kick on every beat, clap on two and four, and a loud bass note and open hat on every "and":
+    the offbeats carry the strongest low and full-band onsets."""
+    rng = np.random.default_rng(1)
+    half = 30.0 / bpm
+    y = np.zeros(int(seconds * SR))
+    for k in range(int((seconds - offset) / half) + 1):
+        if k % 2 == 0:
+            hits = [("kick", 0.6)] + ([("clap", 0.8)] if (k // 2) % 2 else [])
+        else:
+            hits = [("bass", 1.4), ("hat", 1.2)]
+        at = int(round((offset + k * half) * SR))
+        for kind, gain in hits:
+            b = _house_sound(kind, rng) * gain
+            if at < y.size:
+                y[at : at + b.size] += b[: y.size - at]
+    return (0.3 * y).astype(np.float32)
+
+
+@pytest.mark.parametrize("bpm", [118.0, 122.0])
+def test_beats_of_an_offbeat_bass_groove_are_on_the_kick_and_clap(bpm: float) -> None:
+    r = estimate_tempo(extract_features(offbeat_house(bpm), sample_rate=SR))
+    period = 60.0 / bpm
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
+    phase = ((r.beats - 0.25) / period + 0.5) % 1.0 - 0.5
+    assert np.mean(np.abs(phase) < 0.1) > 0.9, f"median beat phase {np.median(phase):+.2f}"
+
+
+def test_backbeat_shift_moves_beats_off_the_offbeats() -> None:
+    period, n = 24.0, 40
+    beats = 10 + period * np.arange(n)
+    snare = np.zeros(int(beats[-1] + 2 * period))
+    snare[beats[1::2].astype(int)] = 1.0  # two and four
+    snare[(beats + period / 2).astype(int)] += 0.2  # a shaker on every "and"
+    assert backbeat_shift(beats, period=period, snare=snare) == 0
+    assert backbeat_shift(beats + period / 2, period=period, snare=snare) == 2
+    # No backbeat (the snare on every beat, or none), or too few beats: no move.
+    even = np.zeros_like(snare)
+    even[beats.astype(int)] = 1.0
+    assert backbeat_shift(beats + period / 2, period=period, snare=even) == 0
+    assert backbeat_shift(beats + period / 2, period=period, snare=np.zeros_like(snare)) == 0
+    assert backbeat_shift(beats[:6] + period / 2, period=period, snare=snare) == 0
 
 
 def _envelopes(n_beats: int = 40, period: float = 24.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

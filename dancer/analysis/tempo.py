@@ -35,7 +35,8 @@ Method
    the beats; beatless when it is low.
 7. Beat phase on the kick's grid: when offbeat stabs or shakers pulled the tracker a
    sixteenth off, the beats move to the eighth-note grid where the kick band is clearly
-   stronger (`beats.sixteenth_shift`).
+   stronger (`beats.sixteenth_shift`); when an offbeat bass and open hat held it on the
+   "and"s, the snare's backbeat moves them half a beat (`beats.backbeat_shift`).
 8. Meter from beat-synchronous accent and kick periodicity; downbeats where kick and bass are
    strongest; phrases every 8 beats (4/4) or 12 (3/4) from the downbeat that looks most like a
    phrase start (`beats`).
@@ -49,6 +50,7 @@ import numpy as np
 
 from dancer.analysis.beats import (
     BeatGrid,
+    backbeat_shift,
     bar_phase,
     beat_contrast,
     beat_strengths,
@@ -209,6 +211,11 @@ def tempo_from_envelopes(
     # full band; the kick and bass say which eighth-note grid the beat is on.
     sixteenths = sixteenth_shift(beats, period=period, low=kick, accent=pulse)
     beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=evidence.tracking)
+    # An offbeat bass and open hat can hold the tracker on the "and"s; the backbeat says so.
+    if bands is not None and bands.shape[1] >= 5:
+        snare = _pulse_envelope(bands[:, 3], frame_rate)
+        halves = backbeat_shift(beats, period=period, snare=snare)
+        beats = shift_beats(beats, period=period, sixteenths=halves, envelope=evidence.tracking)
     accent = beat_strengths(pulse, beats)
     kick_at = beat_strengths(kick, beats)
     bass = () if bands is None else tuple(
