@@ -7,11 +7,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test deps bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@./scripts/system-deps.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,voice]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,voice,plot]'
 	@touch $(STAMP)
 
 deps: $(STAMP)
