@@ -26,33 +26,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 SR = 44100
 
-#: Reads what the ALSA file plugin writes, paced at the device rate, stamping when each chunk arrived.
-PACER = r"""
-import fcntl, os, sys, time
-out, rate = sys.argv[1], float(sys.argv[2])
-fd = sys.stdin.fileno()
-try:
-    fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ: a pipe's default 64 KiB would add ~190 ms of buffering
-except OSError:
-    pass
-with open(out, "wb") as f, open(out + ".times", "w") as times:
-    t0, n = time.monotonic(), 0
-    while True:
-        delay = t0 + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        f.write(chunk)
-        f.flush()
-        times.write(f"{n} {time.time():.6f}\n")
-        times.flush()
-        n += len(chunk)
-"""
-
+from alsa_device import alsa_device  # noqa: E402
 
 def median_seconds(cmd: list[str], runs: int, env: dict | None = None) -> float:
     out = []
@@ -64,17 +41,8 @@ def median_seconds(cmd: list[str], runs: int, env: dict | None = None) -> float:
 
 
 def alsa_env(home: Path) -> tuple[dict, Path]:
-    home.mkdir(parents=True, exist_ok=True)
-    pacer = home / "pacer.py"
-    pacer.write_text(PACER)
-    capture = home / "capture.raw"
-    cmd = f"{sys.executable} -I {pacer} {capture} {SR * 8}"
-    (home / ".asoundrc").write_text(
-        "pcm.!default { type plug; slave { pcm \"capture\"; format FLOAT_LE; channels 2; rate 44100 } }\n"
-        f"pcm.capture {{ type file; slave.pcm \"null\"; file \"|{cmd}\"; format \"raw\" }}\n")
-    env = {**os.environ, "HOME": str(home)}
-    env.pop("ALSA_CONFIG_PATH", None)
-    return env, capture
+    """A 44.1 kHz float device paced at real time that stamps when each chunk arrived (`alsa_device`)."""
+    return alsa_device(home, rate=SR, stamp=True)
 
 
 def arrival_times(capture: Path) -> tuple[np.ndarray, np.ndarray]:

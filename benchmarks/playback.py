@@ -32,6 +32,9 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from alsa_device import alsa_device  # noqa: E402
 
 from dancer.analysis.loudness import integrated_loudness  # noqa: E402
 from dancer.demo import render_pattern  # noqa: E402
@@ -169,42 +172,6 @@ def playlist_for(work: Path, tracks: list[Track], minutes: float) -> Path:
 
 # -- real time ---------------------------------------------------------------------------------------
 
-PACER = r"""
-import fcntl, json, os, sys, time
-stats, rate, late_after = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-fd = sys.stdin.fileno()
-try:
-    fcntl.fcntl(fd, 1031, 4096)
-except OSError:
-    pass
-t0 = time.monotonic()
-n, first, max_wait, late = 0, None, 0.0, 0
-while True:
-    delay = t0 + n / rate - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-    asked = time.monotonic()
-    chunk = os.read(fd, 4096)
-    now = time.monotonic()
-    if not chunk:
-        break
-    if first is None and chunk.strip(b"\0"):
-        first = now
-        with open(stats + ".first", "w") as f:
-            f.write(repr(first))
-    if first is not None:
-        # How long the device waited for audio it was due: the pacer's own lateness is not counted.
-        waited = now - asked
-        max_wait = max(max_wait, waited)
-        if waited > late_after:
-            late += 1
-    if delay < -late_after:
-        t0 -= delay  # the pacer itself was descheduled: do not rush to catch up
-    n += len(chunk)
-with open(stats, "w") as f:
-    json.dump({"bytes": n, "first": first, "max_wait": max_wait, "late": late}, f)
-"""
-
 PLAY_CHILD = """
 import json, sys, time
 from pathlib import Path
@@ -237,27 +204,18 @@ while True:
 """
 
 
-def alsa_env(work: Path, stats: Path, *, late_after: float = 0.03) -> dict:
-    """HOME with an .asoundrc whose default device is an ALSA file plugin paced at real time."""
-    home = work / "alsa-home"
-    home.mkdir(exist_ok=True)
-    (home / "pacer.py").write_text(PACER)
-    command = f"{sys.executable} -I -S {home / 'pacer.py'} {stats} {44100 * 4} {late_after}"
-    (home / ".asoundrc").write_text(
-        "pcm.!default { type plug; slave { pcm \"capture\"; format S16_LE; rate 44100; channels 2 } }\n"
-        f"pcm.capture {{ type file; slave.pcm \"null\"; file \"|{command}\"; format \"raw\" }}\n")
-    env = {**os.environ, "HOME": str(home)}
-    env.pop("ALSA_CONFIG_PATH", None)
-    return env
+def alsa_env(work: Path, *, late_after: float = 0.03) -> tuple[dict, Path]:
+    """A 44.1 kHz 16-bit device paced at real time that keeps delivery statistics, not the audio
+    (`alsa_device`): the capture path's ``.first`` and ``.json`` side files."""
+    return alsa_device(work / "alsa-home", rate=44100, fmt="S16_LE", late_after=late_after, keep_audio=False)
 
 
 def time_to_first_sample(work: Path, playlist: Path, library: Path, runs: int = 3) -> list[float]:
     results = []
     for k in range(runs):
-        stats = work / f"first-{k}.json"
-        env = alsa_env(work, stats)
+        env, capture = alsa_env(work / f"first-{k}")
         env["DANCER_LIBRARY"] = str(library)
-        first = Path(str(stats) + ".first")
+        first = Path(str(capture) + ".first")
         first.unlink(missing_ok=True)
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "-m", "dancer", "play", str(playlist)], env=env, cwd=ROOT,
@@ -279,8 +237,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def realtime(work: Path, playlist: Path, library: Path, seconds: float) -> tuple[dict, dict]:
-    stats = work / "realtime.json"
-    env = alsa_env(work, stats)
+    env, capture = alsa_env(work / "realtime")
+    stats = Path(str(capture) + ".json")
     load = subprocess.Popen([sys.executable, "-c", LOAD], env={**os.environ, "OPENBLAS_NUM_THREADS": "2",
                                                                  "OMP_NUM_THREADS": "2"})
     try:

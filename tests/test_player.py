@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from alsa_device import alsa_device
 from test_mixer import SR, chain, render, synth_track
 
 from dancer.library import Library
@@ -183,50 +184,14 @@ def test_callback_allocates_nothing_big(tones):
 
 # -- real playback: PortAudio → ALSA `file` plugin → a paced pipe ---------------------------------
 
-#: Reads what the ALSA file plugin writes at ``rate`` bytes/s (the device clock), into a file;
-#: with a byte limit it then exits, which breaks the pipe like a device that vanished.
-PACER = r"""
-import fcntl, os, sys, time
-out, rate = sys.argv[1], float(sys.argv[2])
-limit = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-fd = sys.stdin.fileno()
-try:
-    fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ: keep the pipe's own buffering small
-except OSError:
-    pass
-with open(out, "wb") as f:
-    t0, n = time.monotonic(), 0
-    while True:
-        delay = t0 + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        chunk = os.read(fd, 8192)
-        if not chunk:
-            break
-        f.write(chunk)
-        n += len(chunk)
-        if limit and n >= limit:
-            break
-"""
-
 #: How much faster than real time the fake device consumes audio (keeps the tests short).
 PACE = 4
 
 
-def alsa_home(tmp_path: Path, *, limit: int = 0) -> tuple[dict, Path]:
-    """An environment whose default ALSA device captures float32 stereo at the stream's rate."""
-    home = tmp_path / "alsa-home"
-    home.mkdir(exist_ok=True)
-    pacer = home / "pacer.py"
-    pacer.write_text(PACER)
-    capture = home / "capture.raw"
-    command = f"{sys.executable} -I {pacer} {capture} {SR * 8 * PACE}" + (f" {limit}" if limit else "")
-    (home / ".asoundrc").write_text(
-        "pcm.!default { type plug; slave { pcm \"capture\"; format FLOAT_LE; channels 2 } }\n"
-        f"pcm.capture {{ type file; slave.pcm \"null\"; file \"|{command}\"; format \"raw\" }}\n")
-    env = {**os.environ, "HOME": str(home)}
-    env.pop("ALSA_CONFIG_PATH", None)
-    return env, capture
+def alsa_home(tmp_path: Path, *, limit_frames: int = 0) -> tuple[dict, Path]:
+    """An environment whose default ALSA device captures float32 stereo at ``SR`` (`alsa_device`),
+    ``PACE`` times faster than real time; it vanishes after ``limit_frames`` when given."""
+    return alsa_device(tmp_path / "alsa-home", rate=SR, pace=PACE, limit_frames=limit_frames)
 
 
 def captured(path: Path, reference: np.ndarray | None = None, *, skip: int = 0) -> np.ndarray:
@@ -345,7 +310,7 @@ def test_no_output_device_is_one_line_and_exit_1(tmp_path, tones):
 @needs_portaudio
 def test_device_failure_mid_play_stops_with_the_position(tmp_path, tones):
     playlist = write_session(tmp_path, tones, phrases=2)
-    env, _ = alsa_home(tmp_path, limit=SR * 8 * 3)
+    env, _ = alsa_home(tmp_path, limit_frames=SR * 3)
     result = dancer("play", str(playlist), env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

@@ -212,7 +212,7 @@ def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli
 def test_device_lost_mid_session_pauses_and_resume_finishes(tmp_path, dancer_cli):
     """#8: the output stream dies mid-session → a one-line message, the session saved as paused."""
     music_folder(tmp_path / "music")
-    env, _ = alsa_home(tmp_path, limit=SR * 8 * 20)  # the "device" vanishes after 20 s of audio
+    env, _ = alsa_home(tmp_path, limit_frames=SR * 20)  # the "device" vanishes after 20 s of audio
     res = subprocess.run([sys.executable, "-m", "dancer", "session", str(tmp_path / "music"), "--minutes", "2",
                           "--arc", "quick", "--voice", "none", "--no-checkin", "--seed", "3", "--no-preview"],
                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
