@@ -131,7 +131,7 @@ def _expand(line: str) -> Path:
     """
     try:
         return Path(line).expanduser() if line.startswith("~") else Path(line)
-    except RuntimeError:
+    except (RuntimeError, ValueError):  # no such user; a NUL byte, which no file name has
         return Path(line)
 
 

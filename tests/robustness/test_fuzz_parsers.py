@@ -59,6 +59,7 @@ def folder(tmp_path_factory) -> Path:
 @settings(max_examples=1000, deadline=None, suppress_health_check=HEALTH)
 @given(playlist_inputs())
 @example(b"~nosuchuser/x.wav\n")  # RuntimeError from Path.expanduser
+@example(b"~\x00")  # ValueError (embedded null byte) from Path.expanduser
 @example(b"a" * 300 + b"\n")  # OSError: file name too long
 @example(b"file://[::1/x\n")  # ValueError from urlparse
 @example(b"#DANCER-ARC:x seed=inf\n")  # OverflowError from int(float)
