@@ -11,6 +11,9 @@ fit_beat_grid
 sixteenth_shift, shift_beats
     Beat phase among the four sixteenth-note offsets of the tracked grid: the eighth-note grid
     the kick and bass play on, then the stronger accent of its two beats.
+lag_correlation
+    Correlation of beat-synchronous strengths with themselves some beats later: the snare's
+    backbeat repeats every two beats at the dance beat and every four at its eighth notes.
 backbeat_shift
     Whether the beats sit on the offbeat eighth: the snare's two-beat backbeat swings between
     the tracked beats' midpoints rather than the beats.
@@ -36,6 +39,7 @@ __all__ = [
     "beat_contrast",
     "beat_strengths",
     "fit_beat_grid",
+    "lag_correlation",
     "phrase_phase",
     "phrase_starts",
     "shift_beats",
@@ -392,6 +396,22 @@ def beat_contrast(envelope: np.ndarray, beats: np.ndarray, *, period: float) -> 
     on = beat_strengths(envelope, beats[1:], radius=radius).mean()
     off = beat_strengths(envelope, middles, radius=radius).mean()
     return float(np.clip(np.log((on + 1e-3) / (off + 1e-3)), -2.0, 3.0))
+
+
+def lag_correlation(strengths: np.ndarray, lag: int) -> float:
+    """Correlation of a beat-synchronous series with itself ``lag`` beats later, -1..1.
+
+    The mean is removed and the products over the overlap are divided by the variance. 0 for
+    a constant series or fewer than ``lag + 8`` beats.
+    """
+    s = np.asarray(strengths, dtype=np.float64)
+    if lag < 1 or s.size < lag + 8:
+        return 0.0
+    s = s - s.mean()
+    variance = float(np.mean(s * s))
+    if variance <= 1e-24:
+        return 0.0
+    return float(np.mean(s[:-lag] * s[lag:]) / variance)
 
 
 def bar_phase(
