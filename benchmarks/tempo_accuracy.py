@@ -324,7 +324,7 @@ def _scaled(base: float | None, moved: float | None, k: float) -> tuple[bool, fl
 
 #: Speed changes of the calibration pack's recordings in the calibration; the evaluation uses
 #: `FACTORS`, which are never among them.
-AUGMENT = (0.8, 0.85, 0.94, 0.97, 1.03, 1.06, 1.15, 1.2, 1.3)
+AUGMENT = (0.8, 0.85, 0.94, 0.97, 1.03, 1.06, 1.15, 1.2)
 #: Banks of randomised grooves (`tempo_set._random_genre`) in the calibration, and the banks
 #: `calibrate` validates on (never fitted).
 CALIBRATION_SEEDS = (100, 101, 102, 103)

@@ -93,9 +93,9 @@ LEVEL_TERMS = 11
 #: log2-tempo and its square, the `LEVEL_TERMS` measurements, then each of them times
 #: log2-tempo. Fitted by ``benchmarks/tempo_accuracy.py --calibrate``.
 LEVEL_WEIGHTS = np.array([
-    5.420, -2.366,
-    -1.590, -0.437, -2.849, -1.898, 6.254, -1.547, -0.289, -1.134, 2.394, -1.201, -1.658,
-    0.445, -0.456, -1.196, 1.789, 2.048, 2.354, -5.304, -0.435, 0.755, -5.015, -5.800,
+    5.542, -2.928,
+    -1.544, -0.515, -2.856, -1.986, 5.685, -1.513, -0.184, -0.997, 2.250, -1.303, -1.528,
+    0.668, -0.656, -0.928, 1.948, 1.332, 1.924, -5.244, -0.320, 0.939, -4.711, -5.787,
 ])
 WINDOW_SECONDS = 12.0
 WINDOW_HOP_SECONDS = 3.0
@@ -511,7 +511,7 @@ def _choose_level(levels: np.ndarray, evidence: PulseEvidence) -> tuple[float, n
     The weights are fitted by ``benchmarks/tempo_accuracy.py --calibrate`` as a pairwise
     logistic ranking (the true level above every other candidate, L2, C = 30) on labelled
     material: the synthetic arrangements of eight dance genres, four banks of randomised
-    grooves in the same styles (each counted a quarter), four band recordings at ten speeds and
+    grooves in the same styles (each counted a quarter), four band recordings at nine speeds and
     the demo library (each counted three times), click tracks and drum patterns. The benchmark
     prints figures on what the fit never saw: two more random banks, hand-written held-out
     songs, another band's recordings and the 0.90/1.12 speed changes of all of them. The
