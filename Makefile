@@ -27,7 +27,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	@./scripts/system-deps.sh --bench
 	$(PY) -m pip install -q --disable-pip-version-check pyloudnorm mido
-	for b in scan tempo_accuracy plan playback voice cli robustness loudness; do $(PY) benchmarks/$$b.py || exit 1; done
+	@failed=; for b in scan tempo_accuracy plan playback voice cli robustness loudness; do \
+		echo "== benchmarks/$$b.py"; $(PY) benchmarks/$$b.py || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "targets missed in:$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) demo-music demo-session.wav .pytest_cache
