@@ -179,11 +179,16 @@ def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str
     not counted, as a chart may open with a pickup. An item counts when 80% of its beats
     (downbeats) sit on the labelled beat (bar) grid.
     """
-    grid = [(i, e) for i, e in zip(items, estimates) if i.bpm and e.bpm and (i.source == "synthetic" or i.chart)]
+    grid = [(i, e) for i, e in zip(items, estimates)
+            if i.bpm and e.bpm and (i.source == "synthetic" or i.chart)]
     if not grid:
         return "-", "-", "-"
-    beat = sum((nearest_hits(e.beats, chart_beats(i.chart)) if i.chart else grid_hits(e.beats, 60.0 / i.bpm)) >= 0.8
-               for i, e in grid)
+
+    def on_beat(i: LabelledItem, e: Estimate) -> bool:
+        hits = nearest_hits(e.beats, chart_beats(i.chart)) if i.chart else grid_hits(e.beats, 60.0 / i.bpm)
+        return hits >= 0.8
+
+    beat = sum(on_beat(i, e) for i, e in grid)
     bars = [(i, e) for i, e in grid if i.source == "synthetic" and e.downbeats is not None]
     down = sum(grid_hits(e.downbeats, i.meter * 60.0 / i.bpm) >= 0.8 for i, e in bars)
     meter = sum(e.meter == i.meter for i, e in grid)
@@ -396,8 +401,9 @@ def calibration_material(cache: Path) -> list[Sample]:
         material.append(Sample(f"click {bpm:g}", "click", bpm, extract_features(clicks(bpm), sample_rate=SR)))
     for bpm, seconds, offset in ((90.0, 8.0, 0.25), (100.0, 8.0, 0.0), (128.0, 8.0, 0.0), (120.0, 8.0, 0.25),
                                  (100.0, 30.0, 0.25), (128.0, 30.0, 0.0)):
+        y = accented_clicks(bpm, seconds, offset=offset)
         material.append(Sample(f"accented click {bpm:g} {seconds:g}s", "click", bpm,
-                               extract_features(accented_clicks(bpm, seconds, offset=offset), sample_rate=SR)))
+                               extract_features(y, sample_rate=SR)))
     from conftest import click_signal
 
     from dancer.demo import generate_demo
@@ -407,8 +413,9 @@ def calibration_material(cache: Path) -> list[Sample]:
             material.append(Sample(f"demo {track.file}", f"demo-{track.style}", track.bpm,
                                    decode_features(track.path), WEIGHTS["demo"]))
     for bpm in (90.0, 100.0, 120.0, 128.0):
+        y = click_signal(bpm, 8.0, 44100, channels=2)
         material.append(Sample(f"fixture click {bpm:g}", "click", bpm,
-                               extract_features(click_signal(bpm, 8.0, 44100, channels=2), sample_rate=44100)))
+                               extract_features(y, sample_rate=44100)))
     for style, bpm in (("house", 124.0), ("house", 118.0), ("house", 100.0), ("hiphop", 90.0),
                        ("hiphop", 85.0),
                        ("hiphop", 120.0), ("ballad", 68.0), ("ballad", 75.0), ("waltz", 87.0)):
@@ -434,7 +441,8 @@ def level_tables(material: list[Sample]) -> list[Table]:
     for sample in material:
         f = sample.features
         bands = f.onset_bands if f.onset_bands.shape[0] else None
-        evidence = pulse_evidence(onset=f.onset, onset_low=f.onset_low, onset_bands=bands, frame_rate=f.frame_rate)
+        evidence = pulse_evidence(onset=f.onset, onset_low=f.onset_low, onset_bands=bands,
+                                  frame_rate=f.frame_rate)
         levels = metrical_levels(evidence.acf, frame_rate=f.frame_rate, min_bpm=MIN_BPM, max_bpm=MAX_BPM)
         periods = list(competing_levels(levels, evidence.acf)) if levels.size else []
         true = 60.0 * f.frame_rate / sample.bpm
@@ -499,7 +507,8 @@ def calibrate(cache: Path) -> None:
         w = fit_weights([t for t in tables if t.group != group])
         held_out += [t.name for t in tables if t.group == group and not ranked_right(t, w)]
     print(f"leave one group out: {len(tables) - len(held_out)}/{len(tables)} right")
-    unseen = {"validation banks": level_tables([s for seed in VALIDATION_SEEDS for s in random_material(cache, seed)]),
+    validation = [s for seed in VALIDATION_SEEDS for s in random_material(cache, seed)]
+    unseen = {"validation banks": level_tables(validation),
               "held out": level_tables(held_out_material(cache))}
     for label, group in unseen.items():
         for who, w in (("fitted", weights), ("current", LEVEL_WEIGHTS)):

@@ -434,7 +434,9 @@ def level_evidence(periods: np.ndarray, evidence: PulseEvidence) -> tuple[np.nda
     return np.array(rows).reshape(-1, 2 + 2 * LEVEL_TERMS), beats_at
 
 
-def _level_terms(evidence: PulseEvidence, period: float, beats: np.ndarray, parent_beats: np.ndarray) -> np.ndarray:
+def _level_terms(
+    evidence: PulseEvidence, period: float, beats: np.ndarray, parent_beats: np.ndarray
+) -> np.ndarray:
     """The `LEVEL_TERMS` measurements of one candidate level, in `LEVEL_WEIGHTS` order.
 
     Contrasts are `beat_contrast` (log on-beat / mid-beat onset strength), at the level's beats
