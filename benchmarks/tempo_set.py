@@ -372,12 +372,8 @@ def build_synthetic_set(out_dir: Path, *, seed: int = 1, seconds: float = 30.0,
     return items
 
 
-def tempo_map(midi_path: Path) -> tuple[float, bool, int]:
-    """(dominant bpm, whether the tempo is constant, meter) of a MIDI file's tempo map.
-
-    The dominant tempo is the one that lasts longest in seconds up to the last event.
-    """
-    midi = mido.MidiFile(str(midi_path))
+def _tempo_changes(midi: mido.MidiFile) -> tuple[dict[int, int], int, int]:
+    """({tick: microseconds per beat}, meter at tick 0, last event's tick) of a MIDI file."""
     changes, meter, end = {0: 500_000}, 4, 0
     for track in midi.tracks:
         tick = 0
@@ -388,6 +384,16 @@ def tempo_map(midi_path: Path) -> tuple[float, bool, int]:
             elif msg.type == "time_signature" and tick == 0:
                 meter = msg.numerator
         end = max(end, tick)
+    return changes, meter, end
+
+
+def tempo_map(midi_path: Path) -> tuple[float, bool, int]:
+    """(dominant bpm, whether the tempo is constant, meter) of a MIDI file's tempo map.
+
+    The dominant tempo is the one that lasts longest in seconds up to the last event.
+    """
+    midi = mido.MidiFile(str(midi_path))
+    changes, meter, end = _tempo_changes(midi)
     ticks = sorted(changes)
     seconds: dict[int, float] = {}
     for start, stop in zip(ticks, [*ticks[1:], max(end, ticks[-1])]):
@@ -405,14 +411,7 @@ def chart_beats(midi_path: Path) -> np.ndarray:
     (the game plays the chart from the start of the audio).
     """
     midi = mido.MidiFile(str(midi_path))
-    changes, end = {0: 500_000}, 0
-    for track in midi.tracks:
-        tick = 0
-        for msg in track:
-            tick += msg.time
-            if msg.type == "set_tempo":
-                changes[tick] = msg.tempo
-        end = max(end, tick)
+    changes, _, end = _tempo_changes(midi)
     beat_ticks = np.arange(0, end + 1, midi.ticks_per_beat, dtype=np.float64)
     starts = np.array(sorted(changes), dtype=np.float64)
     tempi = np.array([changes[int(t)] for t in starts], dtype=np.float64) / midi.ticks_per_beat / 1e6

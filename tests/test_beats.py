@@ -23,33 +23,45 @@ def _sound(kind: str, rng: np.random.Generator) -> np.ndarray:
     return sum(np.sin(2 * np.pi * f * t) for f in (523.3, 659.3, 784.0, 1046.5)) / 3 * np.exp(-t * 40)
 
 
+def _mix(
+    events: list[tuple[float, str, float]], sound, seconds: float, *, seed: int, level: float
+) -> np.ndarray:
+    """Sum ``sound(kind, rng) * gain`` at each (time, kind, gain), cut at ``seconds``, times ``level``."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * SR))
+    for time, kind, gain in events:
+        b = sound(kind, rng) * gain
+        at = int(round(time * SR))
+        if at < y.size:
+            y[at : at + b.size] += b[: y.size - at]
+    return (level * y).astype(np.float32)
+
+
+def on_beat_share(beats: np.ndarray, bpm: float, *, offset: float = 0.25) -> float:
+    """Share of ``beats`` within a tenth of a beat of the grid from ``offset``: a sixteenth is a
+    quarter of a beat, so on the beat means well inside ±1/8."""
+    phase = ((beats - offset) * bpm / 60.0 + 0.5) % 1.0 - 0.5
+    return float(np.mean(np.abs(phase) < 0.1))
+
+
 def pickup_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
     """Kick on 1, the "and" of 2 and the "and" of 3 (sixteenths 0, 6, 10 of 16), snare on 2 and 4,
     and loud stabs on the last sixteenth of every beat: the loudest onsets, a sixteenth early."""
-    rng = np.random.default_rng(0)
     step = 60.0 / bpm / 4
-    y = np.zeros(int(seconds * SR))
+    events = []
     for s in range(int(seconds / step) + 1):
-        i = s % 16
-        hits = [("kick", 1.0)] if i in (0, 6, 10) else []
-        hits += [("snare", 0.8)] if i in (4, 12) else []
-        hits += [("stab", 1.5)] if i % 4 == 3 else []
-        at = int(round((offset + s * step) * SR))
-        for kind, gain in hits:
-            b = _sound(kind, rng) * gain
-            if at < y.size:
-                y[at : at + b.size] += b[: y.size - at]
-    return (0.4 * y).astype(np.float32)
+        i, at = s % 16, offset + s * step
+        events += [(at, "kick", 1.0)] if i in (0, 6, 10) else []
+        events += [(at, "snare", 0.8)] if i in (4, 12) else []
+        events += [(at, "stab", 1.5)] if i % 4 == 3 else []
+    return _mix(events, _sound, seconds, seed=0, level=0.4)
 
 
 @pytest.mark.parametrize("bpm", [100.0, 104.0])
 def test_beats_follow_the_kick_grid_not_the_pickup_stabs(bpm: float) -> None:
     r = estimate_tempo(extract_features(pickup_groove(bpm), sample_rate=SR))
-    period = 60.0 / bpm
     assert r.bpm == pytest.approx(bpm, rel=0.01)
-    phase = ((r.beats - 0.25) / period + 0.5) % 1.0 - 0.5
-    # A sixteenth is 0.25 of a beat; on the beat means well inside ±1/8.
-    assert np.mean(np.abs(phase) < 0.1) > 0.9, f"median beat phase {np.median(phase):+.2f}"
+    assert on_beat_share(r.beats, bpm) > 0.9
 
 
 def test_downbeats_of_the_pickup_groove_are_on_its_one() -> None:
@@ -64,29 +76,26 @@ def _house_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
     if kind == "kick":
         return np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
     if kind == "clap":
-        return 0.8 * rng.standard_normal(t.size) * np.exp(-t * 35) + 0.3 * np.sin(2 * np.pi * 1800 * t) * np.exp(-t * 40)
+        noise = 0.8 * rng.standard_normal(t.size) * np.exp(-t * 35)
+        return noise + 0.3 * np.sin(2 * np.pi * 1800 * t) * np.exp(-t * 40)
     if kind == "bass":  # a sustained 55 Hz note with a fast attack
-        return (np.sin(2 * np.pi * 55 * t) + 0.4 * np.sin(2 * np.pi * 110 * t)) * np.minimum(1, t * 200) * np.exp(-t * 6)
+        tone = np.sin(2 * np.pi * 55 * t) + 0.4 * np.sin(2 * np.pi * 110 * t)
+        return tone * np.minimum(1, t * 200) * np.exp(-t * 6)
     return 0.5 * np.diff(rng.standard_normal(t.size), prepend=0.0) * np.exp(-t * 10)  # open hi-hat
 
 
 def offbeat_house(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
     """Kick on every beat, clap on two and four, and a loud bass note and open hat on every "and":
     the offbeats carry the strongest low and full-band onsets."""
-    rng = np.random.default_rng(1)
     half = 30.0 / bpm
-    y = np.zeros(int(seconds * SR))
+    events = []
     for k in range(int((seconds - offset) / half) + 1):
+        at = offset + k * half
         if k % 2 == 0:
-            hits = [("kick", 0.6)] + ([("clap", 0.8)] if (k // 2) % 2 else [])
+            events += [(at, "kick", 0.6)] + ([(at, "clap", 0.8)] if (k // 2) % 2 else [])
         else:
-            hits = [("bass", 1.4), ("hat", 1.2)]
-        at = int(round((offset + k * half) * SR))
-        for kind, gain in hits:
-            b = _house_sound(kind, rng) * gain
-            if at < y.size:
-                y[at : at + b.size] += b[: y.size - at]
-    return (0.3 * y).astype(np.float32)
+            events += [(at, "bass", 1.4), (at, "hat", 1.2)]
+    return _mix(events, _house_sound, seconds, seed=1, level=0.3)
 
 
 @pytest.mark.parametrize("bpm", [118.0, 122.0, 124.0, 128.0])
@@ -94,10 +103,8 @@ def test_beats_of_an_offbeat_bass_groove_are_on_the_kick_and_clap(bpm: float) ->
     # The tracker counts the offbeats here (see `backbeat_shift`); at 124 and 128 the level
     # weights before the kick and snare cycles also halved the tempo.
     r = estimate_tempo(extract_features(offbeat_house(bpm), sample_rate=SR))
-    period = 60.0 / bpm
     assert r.bpm == pytest.approx(bpm, rel=0.01)
-    phase = ((r.beats - 0.25) / period + 0.5) % 1.0 - 0.5
-    assert np.mean(np.abs(phase) < 0.1) > 0.9, f"median beat phase {np.median(phase):+.2f}"
+    assert on_beat_share(r.beats, bpm) > 0.9
 
 
 def test_backbeat_shift_moves_beats_off_the_offbeats() -> None:
