@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_tempo import _render
 
 from dancer.analysis.beats import backbeat_shift, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
@@ -21,20 +22,6 @@ def _sound(kind: str, rng: np.random.Generator) -> np.ndarray:
         return (0.6 * rng.standard_normal(t.size) + np.sin(2 * np.pi * 190 * t)) * np.exp(-t * 30) * 0.7
     # A keyboard stab: a C major chord two octaves up, no low end.
     return sum(np.sin(2 * np.pi * f * t) for f in (523.3, 659.3, 784.0, 1046.5)) / 3 * np.exp(-t * 40)
-
-
-def _mix(
-    events: list[tuple[float, str, float]], sound, seconds: float, *, seed: int, level: float
-) -> np.ndarray:
-    """Sum ``sound(kind, rng) * gain`` at each (time, kind, gain), cut at ``seconds``, times ``level``."""
-    rng = np.random.default_rng(seed)
-    y = np.zeros(int(seconds * SR))
-    for time, kind, gain in events:
-        b = sound(kind, rng) * gain
-        at = int(round(time * SR))
-        if at < y.size:
-            y[at : at + b.size] += b[: y.size - at]
-    return (level * y).astype(np.float32)
 
 
 def on_beat_share(beats: np.ndarray, bpm: float, *, offset: float = 0.25) -> float:
@@ -54,7 +41,7 @@ def pickup_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) ->
         events += [(at, "kick", 1.0)] if i in (0, 6, 10) else []
         events += [(at, "snare", 0.8)] if i in (4, 12) else []
         events += [(at, "stab", 1.5)] if i % 4 == 3 else []
-    return _mix(events, _sound, seconds, seed=0, level=0.4)
+    return _render(events, seconds, seed=0, sound=_sound, level=0.4)
 
 
 @pytest.mark.parametrize("bpm", [100.0, 104.0])
@@ -95,7 +82,7 @@ def offbeat_house(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) ->
             events += [(at, "kick", 0.6)] + ([(at, "clap", 0.8)] if (k // 2) % 2 else [])
         else:
             events += [(at, "bass", 1.4), (at, "hat", 1.2)]
-    return _mix(events, _house_sound, seconds, seed=1, level=0.3)
+    return _render(events, seconds, seed=1, sound=_house_sound, level=0.3)
 
 
 @pytest.mark.parametrize("bpm", [118.0, 122.0, 124.0, 128.0])

@@ -44,16 +44,24 @@ def _sound(kind: str, rng: np.random.Generator, sr: int = SR) -> np.ndarray:
 
 
 def _render(
-    events: list[tuple[float, str, float]], seconds: float, sr: int = SR, seed: int = 0
+    events: list[tuple[float, str, float]],
+    seconds: float,
+    sr: int = SR,
+    seed: int = 0,
+    *,
+    sound=None,
+    level: float = 0.4,
 ) -> np.ndarray:
+    """Sum ``sound(kind, rng) * gain`` (this module's drum sounds by default) at each (time, kind,
+    gain), cut at ``seconds``, times ``level``."""
     rng = np.random.default_rng(seed)
     y = np.zeros(int(seconds * sr))
     for time, kind, gain in events:
-        b = _sound(kind, rng, sr) * gain
+        b = (_sound(kind, rng, sr) if sound is None else sound(kind, rng)) * gain
         i = int(round(time * sr))
         if i < y.size:
             y[i : i + b.size] += b[: y.size - i]
-    return (0.4 * y).astype(np.float32)
+    return (level * y).astype(np.float32)
 
 
 def clicks(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
