@@ -1,0 +1,353 @@
+"""Tempo-matched sources: play a track at a time-varying rate so its beats land on another grid.
+
+Public: `RateCurve`, `match_curve`, `TempoMatchedSource`, `ArrayReader`, `open_file_source`.
+
+A crossfade holds the incoming track at a constant rate (``ratio = out_bpm / in_bpm``, octave
+folded, see `dancer.transition.transition_ratio`) phase-aligned at the first shared beat, then glides
+the rate back to 1.0 over a few bars. The rate is a piecewise-linear function of timeline time, so
+the source time it reaches is piecewise quadratic and its inverse is closed-form: beat times of the
+matched track on the timeline are predicted exactly (`RateCurve.timeline_time`), which is what
+places the next crossfade and the voice cues.
+
+Rendering is varispeed (pitch moves with the rate, as on a DJ's turntable): each output sample is
+a Kaiser-windowed sinc interpolation of the source at the exact position the curve gives for that
+sample. Every output sample depends only on its own timeline index, so rendering in blocks of any
+size gives the same samples as rendering in one piece, and the beats land where the curve says to
+within the interpolator's precision. Where the curve has returned to rate 1.0 at a whole-sample
+offset (`match_curve` snaps it there), samples are copied, so the rest of the track costs nothing
+and is bit-identical to unstretched playback. ``benchmarks/stretch.py`` compares this with soxr's
+variable-rate resampler and with Rubber Band (pedalboard) on speed, transients, timing and seams.
+
+This module imports neither the mixer nor the planner.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ArrayReader", "RateCurve", "TempoMatchedSource", "match_curve", "open_file_source"]
+
+#: Interpolator half-length in source samples: 32 taps (see benchmarks/stretch.py for the error).
+HALF_TAPS = 16
+#: Kernel table resolution: fractional positions between table rows are interpolated linearly.
+PHASES = 1024
+#: Pass band edge as a fraction of the Nyquist frequency: leaves room for rates up to +8 %.
+CUTOFF = 0.90
+KAISER_BETA = 9.0
+
+
+@dataclass(frozen=True)
+class RateCurve:
+    """Playback rate (source seconds per timeline second) as a piecewise-linear function of timeline time.
+
+    Parameters
+    ----------
+    times : tuple of float
+        Timeline times (s) of the knots, strictly increasing; at least one.
+    rates : tuple of float
+        Rate at each knot, all > 0. Between knots the rate is linear; before the first and after
+        the last knot it stays at the end value.
+    source_start : float
+        Source time (s) reached at ``times[0]``.
+    """
+
+    times: tuple[float, ...]
+    rates: tuple[float, ...]
+    source_start: float
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times, dtype=np.float64)
+        r = np.asarray(self.rates, dtype=np.float64)
+        if t.ndim != 1 or len(t) == 0 or len(t) != len(r):
+            raise ValueError("a rate curve needs as many rates as knot times, at least one")
+        if np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
+            raise ValueError("rate curve knot times must be finite and strictly increasing")
+        if not np.all(r > 0) or not np.all(np.isfinite(r)):
+            raise ValueError("rates must be finite and positive")
+        object.__setattr__(self, "times", tuple(float(x) for x in t))
+        object.__setattr__(self, "rates", tuple(float(x) for x in r))
+        slope = np.zeros(len(t))
+        slope[:-1] = np.diff(r) / np.diff(t)
+        src = np.empty(len(t))
+        src[0] = self.source_start
+        src[1:] = self.source_start + np.cumsum(0.5 * (r[:-1] + r[1:]) * np.diff(t))
+        object.__setattr__(self, "_t", t)
+        object.__setattr__(self, "_r", r)
+        object.__setattr__(self, "_a", slope)
+        object.__setattr__(self, "_s", src)
+
+    @classmethod
+    def constant(cls, rate: float = 1.0, *, at: float = 0.0, source: float = 0.0) -> RateCurve:
+        """A steady ``rate`` with source time ``source`` at timeline time ``at``."""
+        return cls((at,), (rate,), source)
+
+    @property
+    def end(self) -> float:
+        """Timeline time (s) of the last knot: from there on the rate is `final_rate`."""
+        return self.times[-1]
+
+    @property
+    def final_rate(self) -> float:
+        return self.rates[-1]
+
+    def rate_at(self, t: float | np.ndarray) -> np.ndarray:
+        """Rate at timeline time(s) ``t``."""
+        return np.interp(np.asarray(t, dtype=np.float64), self._t, self._r)
+
+    def source_time(self, t: float | np.ndarray) -> np.ndarray:
+        """Source time (s) played at timeline time(s) ``t``: the integral of the rate."""
+        t = np.asarray(t, dtype=np.float64)
+        i = np.clip(np.searchsorted(self._t, t, side="right") - 1, 0, len(self._t) - 1)
+        dt = t - self._t[i]
+        a = np.where(dt > 0, self._a[i], 0.0)
+        return self._s[i] + dt * (self._r[i] + 0.5 * a * dt)
+
+    def timeline_time(self, s: float | np.ndarray) -> np.ndarray:
+        """Timeline time (s) at which source time(s) ``s`` is played: the exact inverse of `source_time`.
+
+        On a segment where the rate moves, ``s - S = r dt + a dt² / 2`` is solved in the form
+        ``dt = 2 ds / (r + sqrt(r² + 2 a ds))``, which stays accurate as the slope ``a`` goes to 0.
+        """
+        s = np.asarray(s, dtype=np.float64)
+        i = np.clip(np.searchsorted(self._s, s, side="right") - 1, 0, len(self._s) - 1)
+        ds = s - self._s[i]
+        r = self._r[i]
+        a = np.where(ds > 0, self._a[i], 0.0)
+        return self._t[i] + 2.0 * ds / (r + np.sqrt(np.maximum(r * r + 2.0 * a * ds, 0.0)))
+
+    def shifted(self, source_offset: float) -> RateCurve:
+        """The same rates with every source time moved by ``source_offset`` seconds."""
+        return RateCurve(self.times, self.rates, self.source_start + source_offset)
+
+
+def match_curve(*, beat_timeline: float, beat_source: float, ratio: float, hold_until: float,
+                glide: float, sample_rate: int | None = None) -> RateCurve:
+    """The rate curve of an incoming track in a tempo-matched crossfade.
+
+    Parameters
+    ----------
+    beat_timeline, beat_source : float
+        The first shared beat: timeline time (s) of the outgoing track's beat and source time (s)
+        of the incoming track's beat that must sound together.
+    ratio : float
+        Rate held until ``hold_until``: the outgoing beat period over the incoming one (folded).
+    hold_until : float
+        Timeline time (s) where the glide back to 1.0 starts, usually the last beat of the overlap.
+    glide : float
+        Length (s) of the linear glide from ``ratio`` to 1.0, e.g. four bars.
+    sample_rate : int, optional
+        When given, the source times are moved by less than half a sample so that after the glide
+        the source runs a whole number of samples from the timeline; the renderer then copies
+        instead of interpolating. The first beat moves by at most ``0.5 / sample_rate`` s.
+
+    Returns
+    -------
+    RateCurve
+        Constant ``ratio`` before ``hold_until`` (extrapolated back to the entry's start), 1.0 from
+        ``hold_until + glide`` on.
+    """
+    if ratio <= 0 or glide < 0:
+        raise ValueError("ratio must be positive and glide not negative")
+    start_source = beat_source + ratio * (hold_until - beat_timeline)
+    if glide == 0 or ratio == 1.0:
+        curve = RateCurve((hold_until,), (ratio,), start_source)
+    else:
+        curve = RateCurve((hold_until, hold_until + glide), (ratio, 1.0), start_source)
+    if sample_rate and curve.final_rate == 1.0:
+        lag = (float(curve.source_time(curve.end)) - curve.end) * sample_rate
+        curve = curve.shifted((round(lag) - lag) / sample_rate)
+    return curve
+
+
+class ArrayReader:
+    """``read(n)`` over an in-memory ``(frames, channels)`` signal, zeros past its end."""
+
+    def __init__(self, samples: np.ndarray, start: int = 0) -> None:
+        x = np.asarray(samples, dtype=np.float32)
+        self._x = x[:, None] if x.ndim == 1 else x
+        self._at = start
+        self.channels = self._x.shape[1]
+
+    def read(self, n: int) -> np.ndarray:
+        lo = min(max(self._at, 0), len(self._x))
+        hi = min(max(self._at + n, 0), len(self._x))
+        out = np.zeros((n, self.channels), dtype=np.float32)
+        out[lo - self._at:hi - self._at] = self._x[lo:hi]
+        self._at += n
+        return out
+
+
+def _kernel_table(half: int = HALF_TAPS, phases: int = PHASES, cutoff: float = CUTOFF,
+                  beta: float = KAISER_BETA) -> np.ndarray:
+    """Rows ``j = 0..phases``: weights of source samples ``i - half + 1 .. i + half`` for position ``i + j / phases``.
+
+    Each row sums to 1, so a constant passes unchanged.
+    """
+    frac = np.arange(phases + 1)[:, None] / phases
+    d = (np.arange(2 * half) - half + 1)[None, :] - frac
+    window = np.i0(beta * np.sqrt(np.clip(1.0 - (d / half) ** 2, 0.0, None))) / np.i0(beta)
+    w = cutoff * np.sinc(cutoff * d) * window
+    return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+_TABLE = _kernel_table()
+_SLOPE = np.diff(_TABLE, axis=0)
+
+
+def _windows(buf: np.ndarray) -> np.ndarray:
+    """``(frames - taps + 1, channels, taps)`` view: row ``k`` is the interpolator's input for source sample ``k``."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    return sliding_window_view(buf, 2 * HALF_TAPS, axis=0)
+
+
+class TempoMatchedSource:
+    """A source rendered through a `RateCurve`, in timeline samples, block by block.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(n)`` returns the next ``n`` source frames, float32 ``(n, channels)``, zeros past the
+        end, starting at source sample ``origin``: the `_Reader` of the mixer, an `ArrayReader`,
+        or `open_file_source`. The source must be at ``sample_rate`` already.
+    curve : RateCurve
+        Source time as a function of timeline time (both in seconds).
+    sample_rate : int
+        Timeline and source rate.
+    origin : int
+        Source sample index of the first frame ``read`` returns; `origin_for` gives the right one.
+    channels : int
+        Channels ``read`` returns.
+
+    `render(n0, n)` must be called for increasing, non-overlapping spans (the usual case is
+    consecutive blocks); any split of a span into blocks gives identical samples.
+    """
+
+    def __init__(self, read: Callable[[int], np.ndarray], curve: RateCurve, *, sample_rate: int,
+                 origin: int, channels: int) -> None:
+        self._read = read
+        self.curve = curve
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._buf = np.zeros((0, channels), dtype=np.float32)
+        self._buf_start = origin
+        # Timeline samples from `_copy_from` on are plain copies at a whole-sample lag.
+        self._copy_from: int | None = None
+        self._copy_lag = 0
+        if curve.final_rate == 1.0:
+            first = math.ceil(curve.end * sample_rate)
+            lag = float(curve.source_time(first / sample_rate)) * sample_rate - first
+            if abs(lag - round(lag)) < 1e-6:
+                self._copy_from, self._copy_lag = first, round(lag)
+
+    @staticmethod
+    def origin_for(curve: RateCurve, first_sample: int, sample_rate: int) -> int:
+        """Source sample to start reading at so that timeline sample ``first_sample`` has its full context."""
+        p = float(curve.source_time(first_sample / sample_rate)) * sample_rate
+        return math.floor(p) - HALF_TAPS + 1
+
+    def render(self, n0: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Timeline samples ``[n0, n0 + n)`` as float32 ``(n, channels)``, written into ``out`` if given."""
+        if out is None:
+            out = np.empty((n, self.channels), dtype=np.float32)
+        split = n if self._copy_from is None else min(max(self._copy_from - n0, 0), n)
+        if split:
+            self._interpolate(n0, split, out[:split])
+        if split < n:
+            lo = n0 + split + self._copy_lag
+            self._ensure(lo, lo + n - split)
+            out[split:] = self._buf[lo - self._buf_start:lo - self._buf_start + n - split]
+            self._drop(lo + n - split)
+        return out
+
+    def _interpolate(self, n0: int, n: int, out: np.ndarray) -> None:
+        sr = self.sample_rate
+        p = self.curve.source_time((n0 + np.arange(n)) / sr) * sr
+        i = np.floor(p)
+        x = (p - i) * PHASES
+        j = x.astype(np.int64)
+        mix = (x - j).astype(np.float32)
+        i = i.astype(np.int64)
+        first = int(i[0]) - HALF_TAPS + 1
+        self._ensure(first, int(i[-1]) + HALF_TAPS + 1)
+        # One gathered (n, channels, taps) window per output sample; the kernel row for the
+        # fractional position is linear between two table rows, applied as two batched matmuls.
+        windows = _windows(self._buf)[i - HALF_TAPS + 1 - self._buf_start]
+        y = np.matmul(windows, _TABLE[j][:, :, None])[:, :, 0]
+        y += mix[:, None] * np.matmul(windows, _SLOPE[j][:, :, None])[:, :, 0]
+        out[:] = y
+        self._drop(int(i[-1]) - HALF_TAPS + 1)
+
+    def _ensure(self, lo: int, hi: int) -> None:
+        """Hold source samples ``[lo, hi)`` in the buffer (reading forward; zeros before the origin)."""
+        if lo < self._buf_start:
+            pad = np.zeros((self._buf_start - lo, self.channels), dtype=np.float32)
+            self._buf = np.concatenate([pad, self._buf])
+            self._buf_start = lo
+        have = self._buf_start + len(self._buf)
+        if hi > have:
+            more = self._read(hi - have)
+            self._buf = more if not len(self._buf) else np.concatenate([self._buf, more])
+
+    def _drop(self, keep_from: int) -> None:
+        k = keep_from - self._buf_start
+        if k > 0:
+            self._buf = self._buf[k:]
+            self._buf_start = keep_from
+
+
+def open_file_source(path: Path, curve: RateCurve, *, first_sample: int, sample_rate: int,
+                     channels: int = 2) -> TempoMatchedSource:
+    """A `TempoMatchedSource` streaming ``path`` from where timeline sample ``first_sample`` needs it.
+
+    Decodes with `dancer.decode.open_stream`; a file at another sample rate is resampled to
+    ``sample_rate`` first (soxr), mono is doubled and extra channels are dropped. The mixer, which
+    has its own channel map, passes its reader to `TempoMatchedSource` instead.
+    """
+    from dancer.decode import open_stream
+
+    origin = TempoMatchedSource.origin_for(curve, first_sample, sample_rate)
+    info, blocks = open_stream(Path(path), start=max(origin, 0) / sample_rate)
+    resampler = None
+    if info.sample_rate != sample_rate:
+        import soxr
+
+        resampler = soxr.ResampleStream(info.sample_rate, sample_rate, info.channels, dtype="float32")
+    pending = [np.zeros((max(-origin, 0), channels), dtype=np.float32)]
+    state = {"have": len(pending[0]), "eof": False}
+
+    def shape(block: np.ndarray) -> np.ndarray:
+        block = block[:, None] if block.ndim == 1 else block
+        if block.shape[1] == channels:
+            return block
+        if block.shape[1] == 1:
+            return np.repeat(block, channels, axis=1)
+        return block[:, :channels]
+
+    def read(n: int) -> np.ndarray:
+        while state["have"] < n and not state["eof"]:
+            block = next(blocks, None)
+            if block is None:
+                state["eof"] = True
+                if resampler is not None:
+                    block = resampler.resample_chunk(np.zeros((0, info.channels), np.float32), last=True)
+                else:
+                    break
+            elif resampler is not None:
+                block = resampler.resample_chunk(np.ascontiguousarray(block))
+            pending.append(shape(block))
+            state["have"] += len(pending[-1])
+        data = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        out = data[:n]
+        if len(out) < n:
+            out = np.concatenate([out, np.zeros((n - len(out), channels), dtype=np.float32)])
+        pending[:] = [data[n:]]
+        state["have"] = len(pending[0])
+        return out
+
+    return TempoMatchedSource(read, curve, sample_rate=sample_rate, origin=origin, channels=channels)
