@@ -184,7 +184,8 @@ class ArrayReader:
 
 def _kernel_table(half: int = HALF_TAPS, phases: int = PHASES, cutoff: float = CUTOFF,
                   beta: float = KAISER_BETA) -> np.ndarray:
-    """Rows ``j = 0..phases``: weights of source samples ``i - half + 1 .. i + half`` for position ``i + j / phases``.
+    """Rows ``j = 0..phases``: weights of source samples ``i - half + 1 .. i + half`` for the
+    position ``i + j / phases``.
 
     Each row sums to 1, so a constant passes unchanged.
     """
@@ -200,7 +201,8 @@ _SLOPE = np.diff(_TABLE, axis=0)
 
 
 def _windows(buf: np.ndarray) -> np.ndarray:
-    """``(frames - taps + 1, channels, taps)`` view: row ``k`` is the interpolator's input for source sample ``k``."""
+    """``(frames - taps + 1, channels, taps)`` view: row ``k`` is the interpolator's input for
+    source sample ``k``."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     return sliding_window_view(buf, 2 * HALF_TAPS, axis=0)
