@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dancer.demo import render_pattern  # noqa: E402
-from dancer.stretch import ArrayReader, RateCurve, TempoMatchedSource, match_curve  # noqa: E402
+from dancer.stretch import ArrayReader, TempoMatchedSource  # noqa: E402
+from dancer.timemap import RateCurve, match_curve  # noqa: E402
 
 SR = 44100
 BPM_IN, BPM_OUT = 120.0, 126.0

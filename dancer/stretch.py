@@ -1,22 +1,16 @@
-"""Tempo-matched sources: play a track at a time-varying rate so its beats land on another grid.
+"""Tempo-matched sources: render a track through a `RateCurve`, block by block.
 
-Public: `RateCurve`, `match_curve`, `TempoMatchedSource`, `ArrayReader`, `open_file_source`.
-
-A crossfade holds the incoming track at a constant rate (``ratio = out_bpm / in_bpm``, octave
-folded, see `dancer.transition.transition_ratio`) phase-aligned at the first shared beat, then glides
-the rate back to 1.0 over a few bars. The rate is a piecewise-linear function of timeline time, so
-the source time it reaches is piecewise quadratic and its inverse is closed-form: beat times of the
-matched track on the timeline are predicted exactly (`RateCurve.timeline_time`), which is what
-places the next crossfade and the voice cues.
+Public: `TempoMatchedSource`, `ArrayReader`, `open_file_source`; the curves are in `dancer.timemap`.
 
 Rendering is varispeed (pitch moves with the rate, as on a DJ's turntable): each output sample is
 a Kaiser-windowed sinc interpolation of the source at the exact position the curve gives for that
 sample. Every output sample depends only on its own timeline index, so rendering in blocks of any
 size gives the same samples as rendering in one piece, and the beats land where the curve says to
 within the interpolator's precision. Where the curve has returned to rate 1.0 at a whole-sample
-offset (`match_curve` snaps it there), samples are copied, so the rest of the track costs nothing
-and is bit-identical to unstretched playback. ``benchmarks/stretch.py`` compares this with soxr's
-variable-rate resampler and with Rubber Band (pedalboard) on speed, transients, timing and seams.
+offset (`dancer.timemap.match_curve` snaps it there), samples are copied, so the rest of the track
+costs nothing and is bit-identical to unstretched playback. ``benchmarks/stretch.py`` compares
+this with soxr's variable-rate resampler and with Rubber Band (pedalboard) on speed, transients,
+timing and seams.
 
 This module imports neither the mixer nor the planner.
 """
@@ -25,12 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ArrayReader", "RateCurve", "TempoMatchedSource", "match_curve", "open_file_source"]
+from dancer.timemap import RateCurve
+
+__all__ = ["ArrayReader", "TempoMatchedSource", "open_file_source"]
 
 #: Interpolator half-length in source samples: 32 taps (see benchmarks/stretch.py for the error).
 HALF_TAPS = 16
@@ -39,129 +34,6 @@ PHASES = 1024
 #: Pass band edge as a fraction of the Nyquist frequency: leaves room for rates up to +8 %.
 CUTOFF = 0.90
 KAISER_BETA = 9.0
-
-
-@dataclass(frozen=True)
-class RateCurve:
-    """Playback rate (source seconds per timeline second) as a piecewise-linear function of timeline time.
-
-    Parameters
-    ----------
-    times : tuple of float
-        Timeline times (s) of the knots, strictly increasing; at least one.
-    rates : tuple of float
-        Rate at each knot, all > 0. Between knots the rate is linear; before the first and after
-        the last knot it stays at the end value.
-    source_start : float
-        Source time (s) reached at ``times[0]``.
-    """
-
-    times: tuple[float, ...]
-    rates: tuple[float, ...]
-    source_start: float
-
-    def __post_init__(self) -> None:
-        t = np.asarray(self.times, dtype=np.float64)
-        r = np.asarray(self.rates, dtype=np.float64)
-        if t.ndim != 1 or len(t) == 0 or len(t) != len(r):
-            raise ValueError("a rate curve needs as many rates as knot times, at least one")
-        if np.any(np.diff(t) <= 0) or not np.all(np.isfinite(t)):
-            raise ValueError("rate curve knot times must be finite and strictly increasing")
-        if not np.all(r > 0) or not np.all(np.isfinite(r)):
-            raise ValueError("rates must be finite and positive")
-        object.__setattr__(self, "times", tuple(float(x) for x in t))
-        object.__setattr__(self, "rates", tuple(float(x) for x in r))
-        slope = np.zeros(len(t))
-        slope[:-1] = np.diff(r) / np.diff(t)
-        src = np.empty(len(t))
-        src[0] = self.source_start
-        src[1:] = self.source_start + np.cumsum(0.5 * (r[:-1] + r[1:]) * np.diff(t))
-        object.__setattr__(self, "_t", t)
-        object.__setattr__(self, "_r", r)
-        object.__setattr__(self, "_a", slope)
-        object.__setattr__(self, "_s", src)
-
-    @classmethod
-    def constant(cls, rate: float = 1.0, *, at: float = 0.0, source: float = 0.0) -> RateCurve:
-        """A steady ``rate`` with source time ``source`` at timeline time ``at``."""
-        return cls((at,), (rate,), source)
-
-    @property
-    def end(self) -> float:
-        """Timeline time (s) of the last knot: from there on the rate is `final_rate`."""
-        return self.times[-1]
-
-    @property
-    def final_rate(self) -> float:
-        return self.rates[-1]
-
-    def rate_at(self, t: float | np.ndarray) -> np.ndarray:
-        """Rate at timeline time(s) ``t``."""
-        return np.interp(np.asarray(t, dtype=np.float64), self._t, self._r)
-
-    def source_time(self, t: float | np.ndarray) -> np.ndarray:
-        """Source time (s) played at timeline time(s) ``t``: the integral of the rate."""
-        t = np.asarray(t, dtype=np.float64)
-        i = np.clip(np.searchsorted(self._t, t, side="right") - 1, 0, len(self._t) - 1)
-        dt = t - self._t[i]
-        a = np.where(dt > 0, self._a[i], 0.0)
-        return self._s[i] + dt * (self._r[i] + 0.5 * a * dt)
-
-    def timeline_time(self, s: float | np.ndarray) -> np.ndarray:
-        """Timeline time (s) at which source time(s) ``s`` is played: the exact inverse of `source_time`.
-
-        On a segment where the rate moves, ``s - S = r dt + a dt² / 2`` is solved in the form
-        ``dt = 2 ds / (r + sqrt(r² + 2 a ds))``, which stays accurate as the slope ``a`` goes to 0.
-        """
-        s = np.asarray(s, dtype=np.float64)
-        i = np.clip(np.searchsorted(self._s, s, side="right") - 1, 0, len(self._s) - 1)
-        ds = s - self._s[i]
-        r = self._r[i]
-        a = np.where(ds > 0, self._a[i], 0.0)
-        return self._t[i] + 2.0 * ds / (r + np.sqrt(np.maximum(r * r + 2.0 * a * ds, 0.0)))
-
-    def shifted(self, source_offset: float) -> RateCurve:
-        """The same rates with every source time moved by ``source_offset`` seconds."""
-        return RateCurve(self.times, self.rates, self.source_start + source_offset)
-
-
-def match_curve(*, beat_timeline: float, beat_source: float, ratio: float, hold_until: float,
-                glide: float, sample_rate: int | None = None) -> RateCurve:
-    """The rate curve of an incoming track in a tempo-matched crossfade.
-
-    Parameters
-    ----------
-    beat_timeline, beat_source : float
-        The first shared beat: timeline time (s) of the outgoing track's beat and source time (s)
-        of the incoming track's beat that must sound together.
-    ratio : float
-        Rate held until ``hold_until``: the outgoing beat period over the incoming one (folded).
-    hold_until : float
-        Timeline time (s) where the glide back to 1.0 starts, usually the last beat of the overlap.
-    glide : float
-        Length (s) of the linear glide from ``ratio`` to 1.0, e.g. four bars.
-    sample_rate : int, optional
-        When given, the source times are moved by less than half a sample so that after the glide
-        the source runs a whole number of samples from the timeline; the renderer then copies
-        instead of interpolating. The first beat moves by at most ``0.5 / sample_rate`` s.
-
-    Returns
-    -------
-    RateCurve
-        Constant ``ratio`` before ``hold_until`` (extrapolated back to the entry's start), 1.0 from
-        ``hold_until + glide`` on.
-    """
-    if ratio <= 0 or glide < 0:
-        raise ValueError("ratio must be positive and glide not negative")
-    start_source = beat_source + ratio * (hold_until - beat_timeline)
-    if glide == 0 or ratio == 1.0:
-        curve = RateCurve((hold_until,), (ratio,), start_source)
-    else:
-        curve = RateCurve((hold_until, hold_until + glide), (ratio, 1.0), start_source)
-    if sample_rate and curve.final_rate == 1.0:
-        lag = (float(curve.source_time(curve.end)) - curve.end) * sample_rate
-        curve = curve.shifted((round(lag) - lag) / sample_rate)
-    return curve
 
 
 class ArrayReader:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dancer.stretch import ArrayReader, RateCurve, TempoMatchedSource, match_curve, open_file_source
+from dancer.stretch import ArrayReader, TempoMatchedSource, open_file_source
+from dancer.timemap import RateCurve, approach_curve, crossfade_curve, match_curve
 from dancer.transition import FOLD_COST, LIMIT, transition_ratio
 
 SR = 44100
@@ -240,3 +241,50 @@ def test_transition_ratio_refuses_pairs_past_the_limit():
 def test_transition_ratio_never_matches_beatless_or_unknown_tempi(out_bpm, in_bpm):
     tr = transition_ratio(out_bpm, in_bpm)
     assert not tr.matched and tr.ratio == 1.0
+
+
+# -- curves fitted to beat grids, and both tracks meeting halfway ------------------------------------
+
+
+def test_a_curve_fitted_to_jittery_beat_grids_keeps_the_kicks_together():
+    """Trackers report beats a few ms off; the ratio comes from lines fitted to both grids."""
+    rng = np.random.default_rng(11)
+    out_bpm, in_bpm, out_offset, in_offset = 127.0, 121.0, 0.3, 0.45
+    outgoing = kick_train(out_bpm, 40.0, offset=out_offset)
+    incoming = kick_train(in_bpm, 40.0, offset=in_offset)
+    out_grid = out_offset + np.arange(8, 8 + OVERLAP_BEATS) * 60 / out_bpm
+    in_grid = in_offset + np.arange(2, 2 + OVERLAP_BEATS) * 60 / in_bpm
+    curve = crossfade_curve(out_grid + rng.normal(0, 0.003, OVERLAP_BEATS),
+                            in_grid + rng.normal(0, 0.003, OVERLAP_BEATS),
+                            fold=transition_ratio(out_bpm, in_bpm).fold, sample_rate=SR)
+    n0 = round((out_grid[0] - 0.2) * SR)
+    total = round((out_grid[-1] - out_grid[0] + 0.4) * SR)
+    onsets_out = kick_onsets(outgoing[n0:n0 + total], out_grid - n0 / SR)
+    onsets_in = kick_onsets(render(incoming, curve, n0, total), out_grid - n0 / SR)
+    err = np.abs(onsets_in - onsets_out)
+    assert err.max() < 0.004, np.round(err * 1e3, 2)
+
+
+def test_both_tracks_can_meet_halfway_with_half_the_pitch_shift_each():
+    out_bpm, in_bpm, out_offset, in_offset = 124.0, 116.0, 0.3, 0.45
+    ratio = transition_ratio(out_bpm, in_bpm).ratio
+    outgoing = kick_train(out_bpm, 40.0, offset=out_offset)
+    incoming = kick_train(in_bpm, 40.0, offset=in_offset)
+    out_source_beats = out_offset + np.arange(60) * 60 / out_bpm
+    shared = 16.0
+    lead = approach_curve(start=0.0, source_in=0.0, rate=1 / np.sqrt(ratio),
+                          reach_at=float(out_source_beats[32]), glide=shared * 60 / out_bpm)
+    out_timeline = lead.timeline_time(out_source_beats)
+    overlap = out_timeline[32:32 + OVERLAP_BEATS]
+    in_source_beats = in_offset + np.arange(2, 2 + OVERLAP_BEATS) * 60 / in_bpm
+    follow = crossfade_curve(overlap, in_source_beats, sample_rate=SR)
+    assert follow.rates[0] == pytest.approx(np.sqrt(ratio), rel=1e-6)
+    assert lead.final_rate - 1 == pytest.approx(1 / np.sqrt(ratio) - 1)
+    n0 = round((overlap[0] - 0.2) * SR)
+    total = round((overlap[-1] - overlap[0] + 0.4) * SR)
+    heard_out = render(outgoing, lead, n0, total)
+    heard_in = render(incoming, follow, n0, total)
+    onsets_out = kick_onsets(heard_out, overlap - n0 / SR)
+    onsets_in = kick_onsets(heard_in, overlap - n0 / SR)
+    assert np.abs(onsets_out - (overlap - n0 / SR)).max() < 0.001, "outgoing beats fall where its curve says"
+    assert np.abs(onsets_in - onsets_out).max() < 0.001
