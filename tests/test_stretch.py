@@ -288,3 +288,20 @@ def test_both_tracks_can_meet_halfway_with_half_the_pitch_shift_each():
     onsets_in = kick_onsets(heard_in, overlap - n0 / SR)
     assert np.abs(onsets_out - (overlap - n0 / SR)).max() < 0.001, "outgoing beats fall where its curve says"
     assert np.abs(onsets_in - onsets_out).max() < 0.001
+
+
+@pytest.mark.parametrize("start", [0, 3 * SR, 7 * SR + 123])
+def test_a_48_khz_mono_file_lands_its_beats_on_the_44_1_khz_timeline(tmp_path, start):
+    """Decoded, resampled by soxr, then matched: the beats fall where the curve predicts,
+    whatever timeline sample the source is opened at."""
+    path = tmp_path / "k48.wav"
+    sf.write(str(path), kick_train(121.0, 30.0, offset=0.4, sr=48000)[:, :1], 48000, subtype="FLOAT")
+    beats = 0.4 + np.arange(50) * 60 / 121
+    curve = match_curve(beat_timeline=5.0, beat_source=beats[4], ratio=1.04, hold_until=12.0, glide=6.0,
+                        sample_rate=SR)
+    src = open_file_source(path, curve, first_sample=start, sample_rate=SR)
+    total = 15 * SR
+    y = np.concatenate([src.render(start + k, BLOCK) for k in range(0, total, BLOCK)])[:total]
+    predicted = curve.timeline_time(beats) - start / SR
+    predicted = predicted[(predicted > 0.1) & (predicted < 14.9)]
+    assert np.abs(kick_onsets(y, predicted) - predicted).max() < 0.0002
