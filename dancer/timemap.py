@@ -101,6 +101,17 @@ class RateCurve:
         a = np.where(ds > 0, self._a[i], 0.0)
         return self._t[i] + 2.0 * ds / (r + np.sqrt(np.maximum(r * r + 2.0 * a * ds, 0.0)))
 
+    def then_glide(self, rate: float, *, start: float, end: float) -> RateCurve:
+        """This curve, then a linear glide from its final rate to ``rate`` over timeline times
+        ``[start, end]``, with ``end > start >= self.end``: an entry that glided back to 1.0 after
+        arriving and later approaches the next track halfway has one curve built this way."""
+        if start < self.end or end <= start:
+            raise ValueError("a glide starts at or after the curve's last knot and lasts a while")
+        times, rates = self.times, self.rates
+        if start > self.end:
+            times, rates = times + (start,), rates + (self.final_rate,)
+        return RateCurve(times + (end,), rates + (rate,), self.source_start)
+
     def shifted(self, source_offset: float) -> RateCurve:
         """The same rates with every source time moved by ``source_offset`` seconds."""
         return RateCurve(self.times, self.rates, self.source_start + source_offset)

@@ -305,3 +305,15 @@ def test_a_48_khz_mono_file_lands_its_beats_on_the_44_1_khz_timeline(tmp_path, s
     predicted = curve.timeline_time(beats) - start / SR
     predicted = predicted[(predicted > 0.1) & (predicted < 14.9)]
     assert np.abs(kick_onsets(y, predicted) - predicted).max() < 0.0002
+
+
+def test_an_entry_curve_can_arrive_matched_then_approach_the_next_track():
+    arrive = match_curve(beat_timeline=2.0, beat_source=0.5, ratio=1.05, hold_until=9.0, glide=7.0)
+    both = arrive.then_glide(0.97, start=60.0, end=68.0)
+    t = np.linspace(0.0, 80.0, 8001)
+    assert np.array_equal(both.source_time(t[t <= 60.0]), arrive.source_time(t[t <= 60.0]))
+    assert both.rate_at(30.0) == 1.0 and both.rate_at(70.0) == pytest.approx(0.97)
+    assert np.abs(np.diff(both.rate_at(np.arange(0, 80 * SR, 7) / SR))).max() < 1e-5, "no rate jumps"
+    assert np.abs(both.timeline_time(both.source_time(t)) - t).max() < 1e-9
+    with pytest.raises(ValueError):
+        arrive.then_glide(1.0, start=5.0, end=20.0)
