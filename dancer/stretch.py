@@ -129,6 +129,8 @@ class TempoMatchedSource:
         """Timeline samples ``[n0, n0 + n)`` as float32 ``(n, channels)``, written into ``out`` if given."""
         if out is None:
             out = np.empty((n, self.channels), dtype=np.float32)
+        if n <= 0:
+            return out
         split = n if self._copy_from is None else min(max(self._copy_from - n0, 0), n)
         if split:
             self._interpolate(n0, split, out[:split])
