@@ -24,6 +24,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# ruff with the settings in pyproject.toml; CI runs it before the tests.
+lint: $(STAMP)
+	$(PY) -m ruff check dancer tests benchmarks
+
 bench: $(STAMP)
 	@./scripts/system-deps.sh --bench
 	$(PY) -m pip install -q --disable-pip-version-check pyloudnorm mido

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import run_dancer
+from cli_process import run_dancer
 from hostile_scan import duplicate_keys, integrity, library_rows
 from kills import kill_atomic_writes, kill_cycles, make_music
 
