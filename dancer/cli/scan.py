@@ -137,6 +137,7 @@ def print_table(tracks, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from dancer.clock import clock
     from dancer.paths import display_path
 
     table = Table(title=title)
@@ -152,7 +153,7 @@ def print_table(tracks, title: str) -> None:
         lufs = f"{a.loudness_lufs:.1f}" if math.isfinite(a.loudness_lufs) else "-inf"
         table.add_row(
             t.tags.title if t.tags.title else Path(t.path).name,
-            f"{int(a.duration // 60)}:{int(a.duration % 60):02d}",
+            clock(a.duration),
             bpm,
             f"{a.bpm_confidence:.2f}",
             lufs,

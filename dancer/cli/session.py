@@ -17,7 +17,6 @@ from dancer.cli.options import (
 )
 from dancer.errors import DancerError, DeviceError, Interrupted
 
-PLAYLIST_SUFFIXES = (".m3u", ".m3u8")
 DEMO_MINUTES = 5.0
 DEMO_RENDER = Path("demo-session.wav")
 STOPPED = "\nstopped; `dancer resume` continues where you left off"
@@ -59,25 +58,16 @@ def _tension(text: str) -> int | None:
 def _resolve_source(source: Path | None, demo: bool, cfg) -> tuple[Path | None, Path | None]:
     """(folder, playlist) to dance to; asks for the music folder on a first interactive run."""
     from dancer.config import save_config
-    from dancer.session.prepare import demo_folder
+    from dancer.session.prepare import PLAYLIST_SUFFIXES, NoMusicFolder, resolve_source
 
-    if demo:
-        return demo_folder(_err), None
-    if source is not None:
-        if source.is_dir():
-            return source, None
-        if source.is_file() and source.suffix.lower() in PLAYLIST_SUFFIXES:
-            return None, source
+    if source is not None and not source.is_dir() and source.suffix.lower() not in PLAYLIST_SUFFIXES:
         raise click.BadParameter(f"{source}: give a music folder or an .m3u/.m3u8 playlist",
                                  param_hint="SOURCE")
-    if cfg.music:
-        folder = Path(cfg.music).expanduser()
-        if not folder.is_dir():
-            raise DancerError(f"{folder}: the configured music folder is missing; "
-                              "pass FOLDER or set it with `dancer config set music DIR`")
-        return folder, None
-    if not _interactive():
-        raise DancerError("no music folder yet: pass FOLDER, --music DIR (saved for next time) or --demo")
+    try:
+        return resolve_source(source, demo=demo, music=cfg.music, echo=_err)
+    except NoMusicFolder:
+        if not _interactive():
+            raise
     answer = click.prompt("Where is your music? (a folder)", type=click.Path(exists=True, file_okay=False,
                                                                             path_type=Path))
     save_config(cfg.with_values(music=str(answer.expanduser().resolve())))
@@ -179,6 +169,7 @@ def session(source: Path | None, demo: bool, minutes: float | None, arc: str | N
     from dancer.cli.scan import print_report, run_scan
     from dancer.config import load_config, save_config
     from dancer.library.store import Library
+    from dancer.plan.build import playlist_arc
     from dancer.session.prepare import SessionOptions, prepare, start_journal
 
     cfg = load_config()
@@ -187,6 +178,8 @@ def session(source: Path | None, demo: bool, minutes: float | None, arc: str | N
         save_config(cfg)
         source = source or music
     folder, playlist = _resolve_source(source, demo, cfg)
+    if arc is None and playlist is not None:
+        arc = playlist_arc(playlist) or None  # a playlist's prompts follow the arc it was planned for
     options = SessionOptions(
         arc=_arc_reference(arc or ("taster" if demo else cfg.arc)),
         minutes=minutes or (DEMO_MINUTES if demo else cfg.minutes),

@@ -1,6 +1,7 @@
 """From a library to a playlist and back: build a session playlist, load one for playing.
 
-Public: `build_playlist`, `default_output`, `load_plan`, `read_plan_analysing`, `plan_arc`.
+Public: `build_playlist`, `default_output`, `load_plan`, `read_plan_analysing`, `plan_arc`,
+`playlist_arc`.
 """
 
 from __future__ import annotations
@@ -107,3 +108,15 @@ def plan_arc(plan: Plan, name: str | None = None) -> Arc:
     if not plan.arc:
         raise ConfigError("this playlist names no arc (not made by dancer)")
     return load_arc(plan.arc)
+
+
+def playlist_arc(playlist: Path) -> str:
+    """The arc a dancer playlist was planned for, as `load_arc` takes it (its arc file while that
+    exists, else its name); "" for a playlist that names none."""
+    from dancer.plan.playlist import read_plan
+
+    plan = read_plan(playlist)
+    if plan.arc_file and Path(plan.arc_file).is_file():
+        return plan.arc_file
+    return plan.arc
+

@@ -1,6 +1,7 @@
 """A guided session before its first sound: options, plan, cues; and rendering it to a file.
 
-Public: `SessionOptions`, `Prepared`, `prepare`, `prepare_resume`, `resume_point`, `schedule`,
+Public: `SessionOptions`, `Prepared`, `prepare`, `resolve_source`, `prepare_resume`, `resume_point`,
+`schedule`,
 `demo_folder`, `sessions_dir`, `voice_clips`, `render_session`, `render_playlist`, `write_cues_json`,
 `mix_settings`, `start_journal`.
 
@@ -87,6 +88,30 @@ def demo_folder(echo: Callable[[str], None] = lambda s: None) -> Path:
         generate_demo(folder, scale=DEMO_SCALE)
         marker.write_text("demo library complete\n")
     return folder
+
+
+class NoMusicFolder(DancerError):
+    """No music to dance to was given and none is configured."""
+
+
+PLAYLIST_SUFFIXES = (".m3u", ".m3u8")
+
+
+def resolve_source(source: Path | None, *, demo: bool = False, music: str = "",
+                   echo: Callable[[str], None] = lambda s: None) -> tuple[Path | None, Path | None]:
+    """(folder, playlist) to dance to: the demo library, ``source`` (a folder or a playlist), or the
+    configured ``music`` folder. Raises `NoMusicFolder` when there is none of them."""
+    if demo:
+        return demo_folder(echo), None
+    if source is not None:
+        return (source, None) if source.is_dir() else (None, source)
+    if music:
+        folder = Path(music).expanduser()
+        if not folder.is_dir():
+            raise DancerError(f"{folder}: the configured music folder is missing; "
+                              "pass FOLDER or set it with `dancer config set music DIR`")
+        return folder, None
+    raise NoMusicFolder("no music folder yet: pass FOLDER, --music DIR (saved for next time) or --demo")
 
 
 def _load_pack(options: SessionOptions):

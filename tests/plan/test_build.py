@@ -1,5 +1,5 @@
 """A playlist from `dancer build` plays anywhere dancer does: built from an arc file, it renders
-(with its prompts) and shows its target, as a built-in arc's playlist does."""
+(with its prompts), shows its target and guides a session, as a built-in arc's playlist does."""
 
 from __future__ import annotations
 
@@ -81,3 +81,10 @@ def test_a_playlist_built_from_an_arc_file_renders_and_shows(tmp_path: Path) -> 
 
     shown = run_dancer("plan", "show", str(playlist))
     assert shown.returncode == 0 and "note:" not in shown.stderr and "· target" in shown.stdout, shown.stderr
+
+    # A session given the playlist guides it with the playlist's own arc.
+    danced = run_dancer("session", str(playlist), "--voice", "none", "--no-preview", "--seed", "1",
+                        "--render", str(tmp_path / "s.wav"), "--cues", str(tmp_path / "session.json"))
+    assert danced.returncode == 0, danced.stderr
+    cues = json.loads((tmp_path / "session.json").read_text(encoding="utf-8"))
+    assert {c["phase"] for c in cues} >= {"warm", "move"}
