@@ -127,6 +127,7 @@ def test_render_with_cues_writes_the_cue_list(tmp_path, dancer_cli):
     assert len(tracks) == len(TEMPI)
 
 
+@pytest.mark.slow
 @needs_portaudio
 def test_plain_session_then_journal_and_history_agree(tmp_path, dancer_cli):
     music_folder(tmp_path / "music")
@@ -169,6 +170,7 @@ def test_plain_session_then_journal_and_history_agree(tmp_path, dancer_cli):
     assert hist[0]["tracks_played"] >= 2 and hist[0]["tracks_skipped"] == 0
 
 
+@pytest.mark.slow
 def test_no_device_demo_renders_and_prints_the_prompts(tmp_path):
     config = tmp_path / "alsa.conf"
     config.write_text("pcm.!default { type hw; card 42 }\n")
@@ -230,6 +232,7 @@ def test_no_music_folder_never_blocks_without_a_terminal(dancer_cli):
     assert res.returncode == 1 and "no music folder yet" in res.stderr
 
 
+@pytest.mark.slow
 @needs_portaudio
 def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli):
     """#7: pause, skip, volume, an energy nudge that re-plans and still fits, quit; resume finishes."""
@@ -293,6 +296,7 @@ def test_live_session_keys_in_a_pseudo_terminal_then_resume(tmp_path, dancer_cli
     assert capture.exists()
 
 
+@pytest.mark.slow
 @needs_portaudio
 def test_device_lost_mid_session_pauses_and_resume_finishes(tmp_path, dancer_cli):
     """#8: the output stream dies mid-session → a one-line message, the session saved as paused."""
