@@ -301,12 +301,6 @@ class Library:
 
         remember_folder(self.path, folder)
 
-    def folders(self) -> list[str]:
-        """The folders this library has scanned (what `dancer library repair` rescans)."""
-        from dancer.library.folders import remembered_folders
-
-        return remembered_folders(self.path)
-
     @property
     def connection(self) -> sqlite3.Connection:
         return self._conn
