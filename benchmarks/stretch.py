@@ -3,7 +3,7 @@
 One transition: an incoming 120 BPM groove held at rate 1.05 (to sit on a 126 BPM grid) for 16
 beats, then gliding back to 1.0 over 4 bars, 44.1 kHz stereo. Methods:
 
-- ``varispeed``: `dancer.stretch` (windowed-sinc varispeed on an exact rate curve), 4096-frame blocks;
+- ``varispeed``: `dancer.audio.stretch` (windowed-sinc varispeed on an exact rate curve), 4096-frame blocks;
 - ``soxr-vr``: soxr's experimental variable-rate resampler, ratio set every 1024 input frames;
 - ``rubberband``: pedalboard.time_stretch (Rubber Band) over the whole region, per-sample factor,
   ``high_quality`` True and False; ``rubberband-blocks``: the same called on 4096-frame blocks.
@@ -32,8 +32,8 @@ import scipy.signal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dancer.audio.stretch import ArrayReader, TempoMatchedSource  # noqa: E402
 from dancer.demo import render_pattern  # noqa: E402
-from dancer.stretch import ArrayReader, TempoMatchedSource  # noqa: E402
 from dancer.timemap import RateCurve, match_curve  # noqa: E402
 
 SR = 44100

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from dancer.timemap import RateCurve
+
 #: Bump when analysis results change meaning or precision: the next scan re-analyses every track.
 ANALYSER_VERSION = 3
 
@@ -110,6 +114,8 @@ class PhaseSpan:
     title: str
     start: float
     end: float
+    #: The phase's music level (dB) against the loudness target; see `dancer.plan.arcs.Phase`.
+    level_db: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,10 +123,14 @@ class PlanEntry:
     """One track placed on the session timeline.
 
     The entry plays the file from ``source_in`` to ``source_out`` starting at timeline time
-    ``start``; its gain ramps up over ``fade_in`` seconds from ``start`` and down over
+    ``start``; its gain ramps up over ``fade_in`` (timeline) seconds from ``start`` and down over
     ``fade_out`` seconds ending at ``end``. ``transition`` says how it arrives: ``"start"`` (first
     entry), ``"crossfade"`` (beat-aligned, overlapping the previous entry's fade-out), ``"fade"``
     (long ambient fade) or ``"gap"`` (silence before it).
+
+    ``curve`` (None: rate 1.0) is the entry's playback rate against timeline time when it is
+    tempo-matched (`dancer.plan.matching`): source time ``curve.source_time(t)`` plays at timeline
+    time ``t``, so ``end`` is where ``source_out`` is reached, not ``start + length``.
     """
 
     track: Track
@@ -131,14 +141,34 @@ class PlanEntry:
     fade_in: float
     fade_out: float
     transition: str = "crossfade"
+    curve: RateCurve | None = None
 
     @property
     def length(self) -> float:
+        """Source seconds played (timeline seconds too, unless the entry has a rate curve)."""
         return self.source_out - self.source_in
 
     @property
     def end(self) -> float:
-        return self.start + self.length
+        if self.curve is None:
+            return self.start + self.length
+        return float(self.curve.timeline_time(self.source_out))
+
+    def timeline_time(self, source: float | np.ndarray) -> np.ndarray:
+        """Timeline time(s) at which source time(s) ``source`` of this entry's file play."""
+        if self.curve is None:
+            return self.start + (np.asarray(source, dtype=np.float64) - self.source_in)
+        return self.curve.timeline_time(source)
+
+    def source_time(self, t: float | np.ndarray) -> np.ndarray:
+        """Source time(s) of this entry's file playing at timeline time(s) ``t``."""
+        if self.curve is None:
+            return self.source_in + (np.asarray(t, dtype=np.float64) - self.start)
+        return self.curve.source_time(t)
+
+    def rate_at(self, t: float) -> float:
+        """Playback rate (source seconds per timeline second) at timeline time ``t``."""
+        return 1.0 if self.curve is None else float(self.curve.rate_at(t))
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@
 Public: `RateCurve`, `match_curve`, `crossfade_curve`, `approach_curve`.
 
 A crossfade holds the incoming track at a constant rate (the outgoing beat period over the
-incoming one, octave folded, see `dancer.transition.transition_ratio`), phase-aligned at the first
+incoming one, octave folded, see `dancer.plan.transition.transition_ratio`), phase-aligned at the first
 shared beat, then glides the rate back to 1.0 over a few bars. The rate is a piecewise-linear
 function of timeline time, so the source time it reaches is piecewise quadratic and its inverse is
 closed-form: the timeline times of a matched track's beats are predicted exactly
 (`RateCurve.timeline_time`), which is what places the entry's end, the next crossfade and the
 voice cues. Pure maths on numbers and arrays, shared by the planner (entry lengths, `plan show`)
-and the audio stage (`dancer.stretch` renders through a curve).
+and the audio stage (`dancer.audio.stretch` renders through a curve).
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def crossfade_curve(out_beats: Sequence[float] | np.ndarray, in_beats: Sequence[
         Source times (s) of the incoming track's beats from the one that meets ``out_beats[0]`` on
         (at least two; those past the overlap are ignored).
     fold : float, keyword-only
-        Incoming beats per outgoing beat: `dancer.transition.TransitionRatio.fold`.
+        Incoming beats per outgoing beat: `dancer.plan.transition.TransitionRatio.fold`.
     glide_beats : float, keyword-only
         Length of the glide back to rate 1.0, in outgoing beats (16 = four bars of 4/4).
     sample_rate : int, optional

@@ -147,3 +147,39 @@ def groove(bpm: float, seconds: float, sr: int = 22050) -> np.ndarray:
     pattern = {"kick": "x...x...x...x...", "snare": "....x.......x...", "hat": "..x...x...x...x."}
     y = render_pattern(pattern, bpm, seconds, sr).astype(np.float32)
     return y.reshape(len(y), -1)
+
+
+def peaky_track(path: Path, plr: float, *, seconds: float = 40.0, seed: int = 0, sr: int = SR) -> Track:
+    """A steady pad under a short low hit every second, the hits' level setting the peak-to-loudness
+    ratio (``plr`` dB, roughly): at -16 LUFS a PLR of 26 peaks 10 dB over full scale, which the
+    limiter must take down. Beatless to the planner; its `Track` measures the written file."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sr)
+    t = np.arange(n) / sr
+    y = 2.0 * 10 ** (-plr / 20) * (0.6 * np.sin(2 * np.pi * 110 * t) + 0.4 * rng.standard_normal(n))
+    tk = np.arange(int(0.15 * sr)) / sr
+    hit = np.sin(2 * np.pi * (55 * tk + 3 * (1 - np.exp(-tk / 0.02)))) * np.exp(-tk / 0.006)
+    for b in np.arange(0.3, seconds - 0.5, 1.0):
+        i = round(b * sr)
+        y[i:i + len(hit)] += 0.9 * hit
+    x = np.stack([y, 0.95 * y], 1).astype(np.float32)
+    x /= max(1.0, np.abs(x).max() / 0.99)
+    sf.write(str(path), x, sr)
+    peak = float(20 * np.log10(np.abs(x).max()))
+    analysis = Analysis(
+        duration=n / sr, sample_rate=sr, channels=2, bpm=None, bpm_confidence=0.0, beatless=True, beats=(),
+        downbeats=(), phrases=(), meter=4, loudness_lufs=float(integrated_loudness(x, sr)), peak_db=peak,
+        true_peak_db=peak, energy=0.5, energy_curve=(), cue_in=0.0, cue_out=n / sr)
+    stat = path.stat()
+    return Track(str(path), stat.st_size, stat.st_mtime, Tags(path.stem), analysis)
+
+
+def speech_like(seconds: float = 2.0, *, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """Mono float32 with speech's rhythm: a voiced tone and noise, syllables at 4 Hz, a peak
+    factor near real speech's (a tone alone would be too easy on the voice limiter)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * sr)) / sr
+    syllables = np.clip(np.sin(2 * np.pi * 4 * t), 0, None) ** 2
+    voiced = np.sin(2 * np.pi * 160 * t) + 0.5 * np.sin(2 * np.pi * 320 * t)
+    voiced += 0.3 * rng.standard_normal(len(t))
+    return (0.2 * syllables * voiced).astype(np.float32)

@@ -12,7 +12,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "dancer"
 MAX_LINES = 600
 #: Plain data and helpers every stage may use; they import nothing else from dancer.
-FOUNDATION = {"dancer.model", "dancer.errors", "dancer.paths", "dancer.clock", "dancer.tomldata"}
+#: ``dancer.timemap`` is pure maths a `PlanEntry` carries (its rate curve).
+FOUNDATION = {"dancer.model", "dancer.errors", "dancer.paths", "dancer.clock", "dancer.tomldata",
+              "dancer.timemap"}
 
 
 def module_name(path: Path) -> str:

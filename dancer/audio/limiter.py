@@ -1,6 +1,6 @@
 """The master limiter: look-ahead, true-peak, smooth gain, fixed delay.
 
-Public: `Limiter`.
+Public: `Limiter`, `LimiterSettings`, `limit_clip`.
 
 True peaks are found with the interpolator of the BS.1770-4 true-peak meter in
 `dancer.analysis.loudness` (4x oversampling), so a render never measures above its ceiling.
@@ -8,10 +8,20 @@ True peaks are found with the interpolator of the BS.1770-4 true-peak meter in
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from dancer.analysis.loudness import _TP_BETA, _TP_TAPS, _interpolation_kernel
-from dancer.audio.timeline import MixSettings
+
+
+class LimiterSettings(Protocol):
+    """What the limiter reads from `dancer.audio.timeline.MixSettings`."""
+
+    ceiling_dbtp: float
+    lookahead: float
+    release_db_per_s: float
+
 
 _TP_HALF = _TP_TAPS // 2 - 1
 #: Rows: taps giving the signal at 1/4, 2/4, 3/4 of the way from sample ``m + _TP_HALF`` to the next;
@@ -30,7 +40,7 @@ class Limiter:
     each peak's requirement before the (delayed) peak passes. Quiet passages cost a bound check.
     """
 
-    def __init__(self, sample_rate: int, settings: MixSettings) -> None:
+    def __init__(self, sample_rate: int, settings: LimiterSettings) -> None:
         self.ceiling = 10.0 ** (settings.ceiling_dbtp / 20.0)
         self.look = max(2, round(settings.lookahead * sample_rate))
         self.delay = self.look + _TP_TAPS - 1 - _TP_HALF
@@ -104,3 +114,12 @@ class Limiter:
         smooth = (sums[look:] - sums[:-look]) / look
         self._idle = self._carry_r == 0.0 and not self._held.any() and not self._released.any()
         return 10.0 ** (-smooth / 20.0)
+
+
+def limit_clip(x: np.ndarray, sample_rate: int, settings: LimiterSettings) -> np.ndarray:
+    """A whole stereo ``(n, 2)`` clip through a fresh `Limiter`, delay removed: same length, true
+    peak under the ceiling."""
+    limiter = Limiter(sample_rate, settings)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = limiter.process(np.concatenate([x, np.zeros((limiter.delay, 2), dtype=np.float32)]))
+    return y[limiter.delay:]

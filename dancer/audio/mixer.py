@@ -4,10 +4,16 @@ Public: `Mixer`, `QUANTUM`.
 
 Signal path, per timeline sample::
 
-    each entry: source (streamed decode → channel map → resample; `dancer.audio.sources`)
+    each entry: source (streamed decode → channel map → resample → tempo match along the entry's
+                rate curve, if it has one; `dancer.audio.sources`, `dancer.audio.stretch`)
                 → gain to target loudness × fade curve (`dancer.audio.timeline.Program`)
-    Σ entries × ducking (while a voice clip speaks) + Σ voice clips × voice gain
-    → look-ahead true-peak limiter (`dancer.audio.limiter`) → output
+    Σ entries × the arc's level contour (`dancer.audio.level`)
+    → look-ahead true-peak limiter (`dancer.audio.limiter`), the music bus alone
+    → × ducking (while a voice clip speaks) + Σ voice clips × voice gain (clips peak-limited to
+      -4 dBTP by `prepare_voice`), both delayed as the limiter delays the music → output
+
+Limiting the music alone keeps the duck exact: the limiter used to turn down loud music but not the
+same music ducked under a voice, so cues measured 9.9-11 dB instead of `MixSettings.duck_db`.
 
 The timeline is rendered in fixed quanta counted from the last `Mixer.seek`, whatever block sizes
 the caller asks for, so an offline render and a real-time play from the same start produce the
@@ -23,7 +29,7 @@ from typing import Self
 import numpy as np
 
 from dancer.audio.limiter import Limiter
-from dancer.audio.sources import SourceReader
+from dancer.audio.sources import MatchedReader, SourceReader
 from dancer.audio.timeline import Placement, Program, Spoken, Timeline, VoiceClip, prepare_voice
 from dancer.errors import DecodeError
 
@@ -41,7 +47,9 @@ class _Head:
         self.pos = pos
         self._readers: dict[int, SourceReader] = {}
 
-    def render(self, n: int) -> np.ndarray:
+    def render(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The next ``n`` frames: the music bus ``(n, 2)``, its duck gain ``(n,)`` and the voice
+        ``(n,)`` (None when no clip speaks); the mixer limits the music before it ducks it."""
         prog = self.program
         lo_all, hi_all = self.pos, self.pos + n
         out = np.zeros((n, 2), dtype=np.float32)
@@ -61,17 +69,25 @@ class _Head:
                 out[lo - lo_all:hi - lo_all] += block * env.astype(np.float32)[:, None]
         for index in [i for i in self._readers if prog.end_of(i) <= hi_all]:
             self._readers.pop(index).close()
-        if prog.voice:
-            self._speak(out, lo_all, hi_all)
+        level = prog.level.gain_block(lo_all, n, prog.sample_rate)
+        if isinstance(level, float):
+            if level != 1.0:
+                out *= np.float32(level)
+        else:
+            out *= level[:, None]
+        duck, voice = self._speak(lo_all, hi_all)
         self.pos = hi_all
-        return out
+        return out, duck, voice
 
     def _read(self, p: Placement, lo: int, n: int) -> np.ndarray | None:
         reader = self._readers.get(p.index)
         try:
             if reader is None:
                 sr = self.program.sample_rate
-                reader = SourceReader(p.entry.track.path, p.entry.source_in + (lo - p.start) / sr, sr)
+                if p.curve is None:
+                    reader = SourceReader(p.entry.track.path, p.entry.source_in + (lo - p.start) / sr, sr)
+                else:
+                    reader = MatchedReader(p.entry.track.path, p.curve, lo, sr)
                 self._readers[p.index] = reader
             return reader.read(n)
         except (DecodeError, OSError, RuntimeError) as exc:
@@ -83,27 +99,35 @@ class _Head:
                 dead.close()
             return None
 
-    def _speak(self, out: np.ndarray, lo: int, hi: int) -> None:
+    def _speak(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Duck gain and voice for timeline samples ``[lo, hi)``."""
         prog = self.program
         a, r = prog.duck_attack, prog.duck_release
-        duck = None
-        n = np.arange(lo, hi, dtype=np.float64)
+        duck = np.ones(hi - lo, dtype=np.float32)
+        depth = None
+        n = None
         for v in prog.voice:
             if v.start - a >= hi:
                 break
             if v.end + r <= lo:
                 continue
+            if n is None:
+                n = np.arange(lo, hi, dtype=np.float64)
             env = np.clip(np.minimum((n - (v.start - a)) / a, (v.end + r - n) / r), 0.0, 1.0)
-            duck = env if duck is None else np.maximum(duck, env)
-        if duck is not None:
-            out *= (10.0 ** (-prog.duck_db * duck / 20.0)).astype(np.float32)[:, None]
+            depth = env if depth is None else np.maximum(depth, env)
+        if depth is not None:
+            duck[:] = 10.0 ** (-prog.duck_db * depth / 20.0)
+        voice = None
         for v in prog.voice:
             if v.start >= hi:
                 break
             if v.end <= lo:
                 continue
+            if voice is None:
+                voice = np.zeros(hi - lo, dtype=np.float32)
             s0, s1 = max(lo, v.start), min(hi, v.end)
-            out[s0 - lo:s1 - lo] += v.samples[s0 - v.start:s1 - v.start, None]
+            voice[s0 - lo:s1 - lo] += v.samples[s0 - v.start:s1 - v.start]
+        return duck, voice
 
     def close(self) -> None:
         for reader in self._readers.values():
@@ -191,6 +215,9 @@ class Mixer:
         self._swap: Program | None = None
         self._fade_in = (0, max(0, round(fade * sr)))
         self._limiter.reset()
+        self._duck_line = np.ones(self._limiter.delay, dtype=np.float32)
+        self._voice_line = np.zeros(self._limiter.delay, dtype=np.float32)
+        self._ducking = False
         self._in = 0
         self._out = 0
         self._discard = self._limiter.delay
@@ -319,15 +346,31 @@ class Mixer:
         return pos + out_index - s
 
     def _render_quantum(self) -> None:
-        y = self._limiter.process(self._mix(QUANTUM))
+        music, duck, voice = self._mix(QUANTUM)
+        y = self._limiter.process(music)
+        # Duck and voice join after the limiter, delayed as it delays the music: the limiter then
+        # never turns down the unducked music alone, so every cue is ducked by exactly duck_db.
+        self._duck_line = np.concatenate([self._duck_line, duck])
+        self._voice_line = np.concatenate([self._voice_line, voice])
+        d = self._duck_line[:QUANTUM]
+        v = self._voice_line[:QUANTUM]
+        self._duck_line = self._duck_line[QUANTUM:]
+        self._voice_line = self._voice_line[QUANTUM:]
+        if self._ducking or d.min() < 1.0 or v.any():
+            y = y * d[:, None] + v[:, None]
+            # A clip added after its start skipped the duck's attack: never let that pass the ceiling.
+            np.clip(y, -self._limiter.ceiling, self._limiter.ceiling, out=y)
+        self._ducking = bool(d.min() < 1.0 or v.any())
         if self._discard:
             y = y[self._discard:]
             self._discard = 0
         self._fifo.append(y)
         self._fifo_frames += len(y)
 
-    def _mix(self, n: int) -> np.ndarray:
+    def _mix(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out = np.empty((n, 2), dtype=np.float32)
+        duck_out = np.ones(n, dtype=np.float32)
+        voice_out = np.zeros(n, dtype=np.float32)
         i = 0
         while i < n:
             if self._swap is not None and self._tail is None:
@@ -350,14 +393,20 @@ class Mixer:
                 k = min(k, jump.at - self._head.pos)
             if self._tail is not None:
                 k = min(k, self._xfade[1] - self._xfade[0])
-            seg = self._head.render(k)
+            seg, duck, voice = self._head.render(k)
             if self._tail is not None:
                 done, total = self._xfade
                 x = np.arange(done, done + k, dtype=np.float64) / total
                 fade_in, fade_out = (x, 1.0 - x) if self._xfade_linear else (np.sin(0.5 * np.pi * x),
                                                                            np.cos(0.5 * np.pi * x))
-                seg *= fade_in.astype(np.float32)[:, None]
-                seg += self._tail.render(k) * fade_out.astype(np.float32)[:, None]
+                fade_in, fade_out = fade_in.astype(np.float32), fade_out.astype(np.float32)
+                seg *= fade_in[:, None]
+                tail, tail_duck, tail_voice = self._tail.render(k)
+                seg += tail * fade_out[:, None]
+                np.minimum(duck, tail_duck, out=duck)
+                if voice is not None or tail_voice is not None:
+                    voice = (0.0 if voice is None else voice * fade_in) \
+                        + (0.0 if tail_voice is None else tail_voice * fade_out)
                 self._xfade = (done + k, total)
                 if done + k >= total:
                     self._tail.close()
@@ -365,13 +414,18 @@ class Mixer:
             done, total = self._fade_in
             if done < total:
                 m = min(k, total - done)
-                ramp = np.sin((0.5 * np.pi / total) * np.arange(done, done + m))
-                seg[:m] *= ramp.astype(np.float32)[:, None]
+                ramp = np.sin((0.5 * np.pi / total) * np.arange(done, done + m)).astype(np.float32)
+                seg[:m] *= ramp[:, None]
+                if voice is not None:
+                    voice[:m] *= ramp
                 self._fade_in = (done + m, total)
             out[i:i + k] = seg
+            duck_out[i:i + k] = duck
+            if voice is not None:
+                voice_out[i:i + k] = voice
             i += k
         self._in += n
-        return out
+        return out, duck_out, voice_out
 
     def close(self) -> None:
         for head in (self._head, self._tail):

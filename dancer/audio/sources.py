@@ -1,6 +1,6 @@
 """Where an entry's audio comes from: its file, streamed, mapped to stereo and resampled.
 
-Public: `SourceReader`, `downmix_matrix`, `READ_FRAMES`.
+Public: `SourceReader`, `MatchedReader`, `downmix_matrix`, `READ_FRAMES`.
 
 A source never loads a file whole: it decodes `READ_FRAMES` at a time from the entry's source
 position on, so memory stays flat whatever the session's length. Every stage that changes an
@@ -13,6 +13,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+from dancer.audio.stretch import TempoMatchedSource
+from dancer.timemap import RateCurve
 
 #: Frames decoded per read from a file.
 READ_FRAMES = 16384
@@ -55,6 +58,10 @@ class SourceReader:
         self._at = 0
         self._eof = False
 
+    @property
+    def channels(self) -> int:
+        return 1 if self._mono else 2
+
     def read(self, n: int) -> np.ndarray:
         """The next ``n`` frames, ``(n, 1)`` for mono sources or ``(n, 2)``; zeros past the end."""
         while len(self._buf) - self._at < n and not self._eof:
@@ -88,3 +95,33 @@ class SourceReader:
         close = getattr(self._blocks, "close", None)
         if close is not None:
             close()
+
+
+class MatchedReader:
+    """A tempo-matched entry's audio from timeline sample ``first`` on: a `SourceReader` played
+    through the entry's rate curve by `TempoMatchedSource`, in consecutive timeline blocks."""
+
+    def __init__(self, path: str, curve: RateCurve, first: int, out_rate: int) -> None:
+        origin = TempoMatchedSource.origin_for(curve, first, out_rate)
+        self._source = SourceReader(path, max(origin, 0) / out_rate, out_rate)
+        self._lead = max(-origin, 0)  # source samples before the file's start: silence
+        self._at = first
+        self._matched = TempoMatchedSource(self._read_source, curve, sample_rate=out_rate, origin=origin,
+                                           channels=self._source.channels)
+
+    def _read_source(self, n: int) -> np.ndarray:
+        if not self._lead:
+            return self._source.read(n)
+        k = min(self._lead, n)
+        self._lead -= k
+        silence = np.zeros((k, self._source.channels), dtype=np.float32)
+        return silence if k == n else np.concatenate([silence, self._source.read(n - k)])
+
+    def read(self, n: int) -> np.ndarray:
+        """The next ``n`` timeline frames, ``(n, 1)`` or ``(n, 2)`` as the source has them."""
+        out = self._matched.render(self._at, n)
+        self._at += n
+        return out
+
+    def close(self) -> None:
+        self._source.close()

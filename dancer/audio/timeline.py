@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dancer.audio.level import level_contour
+from dancer.audio.limiter import _TP_BOUND as _TP_BOUND_VOICE
+from dancer.audio.limiter import limit_clip
+from dancer.audio.stretch import snapped
 from dancer.model import PhaseSpan, Plan, PlanEntry, Track
+from dancer.timemap import RateCurve
 
 #: Shortest fade at an entry's edges: a hard cut into or out of music clicks.
 MIN_FADE = 0.010
@@ -36,6 +41,9 @@ class MixSettings:
     lookahead: float = 0.005
     release_db_per_s: float = 25.0
     duck_db: float = 11.0
+    #: Voice clips are peak-limited to this: ducked music (ceiling - duck_db) plus voice stays
+    #: under the ceiling without the master limiter, which only sees the music.
+    voice_ceiling_dbtp: float = -4.0
     duck_attack: float = 0.1
     duck_release: float = 0.6
     voice_offset_lu: float = -2.0
@@ -110,6 +118,8 @@ class Placement:
     fade_in: int
     fade_out: int
     gain: float
+    #: The entry's rate curve snapped to this sample rate (see `dancer.audio.stretch.snapped`).
+    curve: RateCurve | None = None
 
     def envelope(self, lo: int, hi: int) -> np.ndarray | float:
         """Gain for timeline samples ``[lo, hi)``: a scalar where flat, else equal-power fade curves."""
@@ -158,11 +168,13 @@ class Program:
             fi = min(max(round(e.fade_in * sr), min_fade), span)
             fo = min(max(round(fade_out * sr), min_fade), span - min_fade if i == last else span)
             gain = 10.0 ** (entry_gain_db(e.track, s) / 20.0)
-            placements.append(Placement(i, e, start, end, fi, fo, gain))
+            curve = snapped(e.curve, sr) if e.curve is not None else None
+            placements.append(Placement(i, e, start, end, fi, fo, gain, curve))
         self.placements = sorted(placements, key=lambda p: p.start)
         spoken = (prepare_voice(c, s, sr) for c in timeline.voice if len(c.samples))
         self.voice = sorted(spoken, key=lambda v: v.start)
         self.muted: list[Spoken] = []
+        self.level = level_contour(timeline.phases)
         self.duck_attack = max(1, round(s.duck_attack * sr))
         self.duck_release = max(1, round(s.duck_release * sr))
         self.duck_db = s.duck_db
@@ -199,22 +211,37 @@ class Program:
         times = (a.downbeats if downbeats else a.beats) if a is not None and not a.beatless else ()
         if not times:
             return np.empty(0, dtype=np.int64)
-        pos = p.start + np.round((np.asarray(times) - p.entry.source_in) * self.sample_rate).astype(np.int64)
+        pos = np.round(p.entry.timeline_time(np.asarray(times)) * self.sample_rate).astype(np.int64)
         return pos[(pos >= p.start) & (pos < p.end)]
 
 
 def prepare_voice(clip: VoiceClip, settings: MixSettings, sample_rate: int) -> Spoken:
-    """A clip placed in samples and scaled to the voice level (``target + voice_offset_lu``).
+    """A clip placed in samples, scaled to the voice level (``target + voice_offset_lu``) and
+    peak-limited to ``voice_ceiling_dbtp``.
 
-    Measuring loudness costs a K-weighting pass: `Mixer.add_voice` callers on a real-time path do
-    this in their own thread and hand over the result.
+    Limiting lowers the loudness a little, so level and limit are applied a few times over; a
+    spoken clip ends within a few tenths of a LU of its level. Measuring loudness and limiting cost a
+    few passes over the clip: `Mixer.add_voice` callers on a real-time path do this in their own
+    thread and hand over the result.
     """
+    from dataclasses import replace
+
     samples = np.asarray(clip.samples, dtype=np.float32).reshape(-1)
-    loudness = _voice_loudness(samples, sample_rate)
-    gain_db = 0.0
-    if math.isfinite(loudness):
-        gain_db = min(settings.target_lufs + settings.voice_offset_lu - loudness, settings.max_boost_db)
-    return Spoken(round(clip.start * sample_rate), samples * np.float32(10.0 ** (gain_db / 20.0)))
+    want = settings.target_lufs + settings.voice_offset_lu
+    limit = replace(settings, ceiling_dbtp=settings.voice_ceiling_dbtp)
+    boost = settings.max_boost_db
+    for _ in range(3):
+        loudness = _voice_loudness(samples, sample_rate)
+        if not math.isfinite(loudness):
+            break
+        gain_db = min(want - loudness, boost)
+        boost -= gain_db
+        samples = samples * np.float32(10.0 ** (gain_db / 20.0))
+        peak = float(np.abs(samples).max()) if len(samples) else 0.0
+        if peak * _TP_BOUND_VOICE <= 10.0 ** (settings.voice_ceiling_dbtp / 20.0):
+            break
+        samples = limit_clip(np.stack([samples, samples], axis=1), sample_rate, limit)[:, 0].copy()
+    return Spoken(round(clip.start * sample_rate), samples)
 
 
 def _voice_loudness(samples: np.ndarray, sample_rate: int) -> float:

@@ -95,8 +95,10 @@ def plan() -> None:
 @click.option(
     "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Draw the energy chart (matplotlib)."
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (see the README) instead.")
 @library_option
-def show(playlist: Path, arc_name: str | None, plot: Path | None, library_path: Path | None) -> None:
+def show(playlist: Path, arc_name: str | None, plot: Path | None, as_json: bool,
+         library_path: Path | None) -> None:
     """Print PLAYLIST as a plan: its table and its energy against the arc's target."""
     from rich.console import Console
 
@@ -109,6 +111,14 @@ def show(playlist: Path, arc_name: str | None, plot: Path | None, library_path: 
         require_matplotlib()
     with Library.open(library_path) as library:
         plan_ = read_plan_analysing(playlist, library, warn=_warn)
+    if as_json:
+        import json
+
+        from dancer.plan.data import plan_data
+
+        click.echo(json.dumps(plan_data(plan_), indent=1))
+        if plot is None:
+            return
     arc = None
     if arc_name or plan_.arc or plan_.arc_file:
         try:
@@ -117,7 +127,8 @@ def show(playlist: Path, arc_name: str | None, plot: Path | None, library_path: 
             if arc_name:
                 raise
             click.secho(f"note: {exc}; showing the plan without its target", err=True)
-    print_preview(plan_, arc, Console())
+    if not as_json:
+        print_preview(plan_, arc, Console())
     if plot is not None:
         plot_plan(plan_, arc, plot)
         click.echo(f"wrote {plot}", err=True)

@@ -121,7 +121,7 @@ def _span(index: int, entry: PlanEntry, lo: float, hi: float) -> Span:
         def timeline(times: Sequence[float]) -> np.ndarray:
             src = np.asarray(times, dtype=float)
             src = src[(src >= entry.source_in) & (src <= entry.source_out)]
-            t = entry.start + (src - entry.source_in)
+            t = entry.timeline_time(src)
             return t[(t >= lo) & (t < hi)]
 
         beats = timeline(analysis.beats)

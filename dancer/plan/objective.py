@@ -19,6 +19,9 @@ of a plan of length ``T``:
 - recent: ``W_RECENT`` per track played in a recent session;
 - steps: per transition ``W_STEP_TEMPO * (octave-folded tempo step / 0.08 octave)**2`` (capped at 4;
   70 -> 140 costs nothing; a third as much for fades and gaps) plus ``W_STEP_ENERGY * (energy step)**2``;
+- stretch: per tempo-matched crossfade ``W_STRETCH * transition_ratio(...).cost`` (the rate change the
+  incoming track plays at, 1 at the ±8 % limit, plus a fold cost for half/double time); a pair past the
+  limit is never crossfaded (the search gives it a fade), so it pays the tempo step only;
 - artist: ``W_ARTIST`` when the same artist plays twice in a row (soft, so a one-artist library still
   plans);
 - alignment: ``W_ALIGN * ((actual - nominal start of a phase) / T)**2``; ``W_MISSING`` per phase that
@@ -44,6 +47,7 @@ import numpy as np
 from dancer.model import Plan
 from dancer.plan.arcs import Arc
 from dancer.plan.tracks import Profile, TrackTable
+from dancer.plan.transition import transition_ratio
 
 W_TEMPO = 0.05
 W_BEATLESS = 0.1
@@ -52,6 +56,7 @@ W_TRIM = 0.01
 W_RECENT = 0.02
 W_STEP_TEMPO = 0.004
 W_STEP_ENERGY = 0.02
+W_STRETCH = 0.004
 W_ARTIST = 1.0
 W_ALIGN = 2.0
 W_MISSING = 0.2
@@ -71,6 +76,7 @@ class Objective:
     trim: float = 0.0
     recent: float = 0.0
     steps: float = 0.0
+    stretch: float = 0.0
     artist: float = 0.0
     alignment: float = 0.0
     missing: float = 0.0
@@ -166,8 +172,12 @@ def unary(target: Target, prof: Profile, phase: int, start: float, source_in: fl
     return sum(unary_terms(target, prof, phase, start, source_in, out))
 
 
-def pair_terms(a: Profile, b: Profile, transition: str) -> tuple[float, float]:
+def pair_terms(a: Profile, b: Profile, transition: str) -> tuple[float, float, float]:
+    """(tempo and energy step, stretch, same artist) for ``a`` followed by ``b``."""
     step = W_STEP_ENERGY * (a.energy - b.energy) ** 2
+    stretch = 0.0
+    if transition == "crossfade":
+        stretch = W_STRETCH * transition_ratio(a.bpm, b.bpm).cost
     if a.bpm is not None and b.bpm is not None:
         d = abs(math.log2(b.bpm / a.bpm))
         d = abs(d - round(d))
@@ -175,12 +185,11 @@ def pair_terms(a: Profile, b: Profile, transition: str) -> tuple[float, float]:
         c = conf * min((d / STEP_SCALE) ** 2, 4.0) + (1.0 - conf) * 0.5
         step += W_STEP_TEMPO * c * (1.0 if transition == "crossfade" else 0.3)
     artist = W_ARTIST if a.artist and a.artist == b.artist else 0.0
-    return step, artist
+    return step, stretch, artist
 
 
 def pair(a: Profile, b: Profile, transition: str) -> float:
-    step, artist = pair_terms(a, b, transition)
-    return step + artist
+    return sum(pair_terms(a, b, transition))
 
 
 def alignment(target: Target, phase: int, start: float) -> float:
@@ -223,8 +232,9 @@ def plan_objective(plan: Plan, arc: Arc, *, avoid: Collection[str] = ()) -> Obje
         ):
             terms[name] += value
         if previous is not None:
-            step, artist = pair_terms(previous, prof, entry.transition)
+            step, stretch, artist = pair_terms(previous, prof, entry.transition)
             terms["steps"] += step
+            terms["stretch"] += stretch
             terms["artist"] += artist
         if phase > last_phase:
             terms["missing"] += W_MISSING * (phase - last_phase - 1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from dancer.model import PhaseSpan, Plan, PlanEntry, Track
 from dancer.plan.arcs import Arc
-from dancer.plan.objective import Target
+from dancer.plan.matching import beat_match
+from dancer.plan.objective import Target, plan_objective
 from dancer.plan.search import LENGTH_TOLERANCE, Planner, replan_roots
 from dancer.plan.states import FULL, LAST, State, entries_of
 from dancer.plan.tracks import TrackTable, usable
@@ -50,9 +52,23 @@ def _phase_spans(entries: Sequence[PlanEntry], target: Target) -> tuple[PhaseSpa
             upper = min(later[0] if later else end, end)
             bounds[p] = min(max(target.starts[p], bounds[p - 1]), upper)
     return tuple(
-        PhaseSpan(name=p.name, title=p.title, start=bounds[k], end=max(bounds[k + 1], bounds[k]))
+        PhaseSpan(name=p.name, title=p.title, start=bounds[k], end=max(bounds[k + 1], bounds[k]),
+                  level_db=p.level_db)
         for k, p in enumerate(target.phases)
     )
+
+
+def _matched(entries: Sequence[PlanEntry], kept: Sequence[PlanEntry]) -> tuple[PlanEntry, ...]:
+    """The searched entries beat-matched (`beat_match`); ``kept`` entries of a re-plan keep their
+    curves (the last one its new end), so what is playing does not change."""
+    if not entries:
+        return tuple(entries)
+    n = min(len(kept), len(entries))
+    if n:
+        last = entries[n - 1]
+        ending = replace(kept[n - 1], source_out=last.source_out, fade_out=last.fade_out)
+        entries = [*kept[:n - 1], ending, *entries[n:]]
+    return beat_match(entries, keep=n, end=entries[-1].start + entries[-1].length)
 
 
 def _fmt_minutes(seconds: float) -> str:
@@ -143,10 +159,12 @@ def _plan(
     minutes: float,
     seed: int,
     warnings: Sequence[str] = (),
+    kept: Sequence[PlanEntry] = (),
 ) -> Plan:
-    entries = entries_of(state, planner.phases) if state is not None else ()
+    searched = entries_of(state, planner.phases) if state is not None else ()
+    entries = _matched(searched, kept)
     found = list(warnings) + _warnings(entries, planner.lib, planner.target)
-    return Plan(
+    plan = Plan(
         arc=arc.name,
         minutes=minutes,
         seed=seed,
@@ -156,6 +174,12 @@ def _plan(
         warnings=tuple(found),
         arc_file=os.path.abspath(arc.source) if arc.source else "",
     )
+    if entries != searched:
+        # Matching moves entries by fractions of a second: report the objective of the plan as
+        # placed (the search ranked plans before matching, and the change is the same for all).
+        moved = plan_objective(plan, arc).total - plan_objective(replace(plan, entries=searched), arc).total
+        plan = replace(plan, objective=plan.objective + moved)
+    return plan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,4 +365,4 @@ def replan_remaining(
         return Plan(plan.arc, plan.minutes, seed, plan.entries, plan.phases, plan.objective,
                     tuple(plan.warnings) + tuple(warnings), plan.arc_file)  # fmt: skip
     roots = replan_roots(planner, kept, index, from_time)
-    return _plan(_search(planner, roots), planner, arc, plan.minutes, seed, warnings)
+    return _plan(_search(planner, roots), planner, arc, plan.minutes, seed, warnings, kept)

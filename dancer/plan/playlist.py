@@ -6,11 +6,15 @@ A dancer playlist is plain extended M3U (``#EXTM3U``, ``#EXTINF:secs,Artist - Ti
 relative to the playlist's folder where possible) plus comment lines other players ignore::
 
     #DANCER-ARC:hip-release minutes=45 seed=3 objective=0.0456
-    #DANCER-PHASE:name=arrive start=0.0 end=405.0 'title=Arrive and breathe'
+    #DANCER-PHASE:name=arrive start=0.0 end=405.0 'title=Arrive and breathe' level=-2.0
     #DANCER-WARNING:phase 'floor': ...
     #DANCER-ENTRY:phase=arrive start=0.0 in=0.4 out=323.7 fade_in=4.0 fade_out=12.0 transition=start
     #EXTINF:323,Artist - Title
     ../music/Artist/track.flac
+    #DANCER-ENTRY:phase=arrive start=311.7 in=8.2 out=290.1 ... rate=7.9@326.2:1.04,333.9:1.0
+
+``rate`` is a tempo-matched entry's `dancer.timemap.RateCurve`: the source time at the first knot,
+then ``time:rate`` knots (timeline seconds); an entry without it plays at its own tempo.
 
 Fields are shell-quoted ``key=value`` words; numbers are written so they read back exactly. A plan
 made from an arc file names it (``file=/abs/path/my-arc.toml`` on the ``#DANCER-ARC`` line), so the
@@ -29,6 +33,7 @@ from urllib.parse import unquote, urlparse
 from dancer.errors import ConfigError, DancerError
 from dancer.model import PhaseSpan, Plan, PlanEntry, Tags, Track
 from dancer.paths import atomic_write_bytes
+from dancer.timemap import RateCurve
 
 ARC = "#DANCER-ARC:"
 PHASE = "#DANCER-PHASE:"
@@ -76,7 +81,9 @@ def format_plan(plan: Plan, folder: Path) -> str:
     for span in plan.phases:
         # A title is free text from an arc file: a line break in it would cut the line in two.
         title = " ".join(span.title.split())
-        lines.append(PHASE + _words(name=span.name, start=_num(span.start), end=_num(span.end), title=title))
+        level = {"level": _num(span.level_db)} if span.level_db else {}
+        lines.append(PHASE + _words(name=span.name, start=_num(span.start), end=_num(span.end), title=title,
+                                    **level))
     for warning in plan.warnings:
         lines.append(WARNING + " ".join(warning.split()))
     for entry in plan.entries:
@@ -93,6 +100,7 @@ def format_plan(plan: Plan, folder: Path) -> str:
                 fade_in=_num(entry.fade_in),
                 fade_out=_num(entry.fade_out),
                 transition=entry.transition,
+                **({"rate": _format_curve(entry.curve)} if entry.curve is not None else {}),
             )
         )
         name = " ".join((entry.track.display or Path(path).stem).split())
@@ -102,6 +110,20 @@ def format_plan(plan: Plan, folder: Path) -> str:
         # "#" would read as a comment, "~" as a home folder, leading blanks would be stripped.
         lines.append("./" + line if line.startswith(("#", "~")) or line != line.lstrip() else line)
     return "\n".join(lines) + "\n"
+
+
+def _format_curve(curve: RateCurve) -> str:
+    knots = ",".join(f"{_num(t)}:{_num(r)}" for t, r in zip(curve.times, curve.rates))
+    return f"{_num(curve.source_start)}@{knots}"
+
+
+def _parse_curve(text: str) -> RateCurve:
+    """The inverse of `_format_curve`; ValueError when ``text`` is not one."""
+    source, _, knots = text.partition("@")
+    pairs = [knot.split(":") for knot in knots.split(",")]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError(text)
+    return RateCurve(tuple(float(t) for t, _ in pairs), tuple(float(r) for _, r in pairs), float(source))
 
 
 def write_plan(plan: Plan, path: Path) -> None:
@@ -229,7 +251,9 @@ class _Reader:
             name = fields.get("name") or self._missing("#DANCER-PHASE", "name")
             start = self.number(fields, "start", "#DANCER-PHASE")
             end = self.number(fields, "end", "#DANCER-PHASE")
-            self.phases.append(PhaseSpan(name=name, title=fields.get("title", name), start=start, end=end))
+            level = self.number(fields, "level", "#DANCER-PHASE") if "level" in fields else 0.0
+            self.phases.append(PhaseSpan(name=name, title=fields.get("title", name), start=start, end=end,
+                                         level_db=level))
         elif line.startswith(ENTRY):
             self.entry = self.fields(line[len(ENTRY) :], "#DANCER-ENTRY")
             self.entry["_line"] = str(self.lineno)
@@ -298,12 +322,19 @@ class _Reader:
         if entry is not None:
             saved, self.lineno = self.lineno, int(entry["_line"])
             values = {attr: self.number(entry, key, "#DANCER-ENTRY") for key, attr in _ENTRY_FIELDS.items()}
+            curve = None
+            if entry.get("rate"):
+                try:
+                    curve = _parse_curve(entry["rate"])
+                except ValueError:
+                    raise self.fail(f"#DANCER-ENTRY: rate={entry['rate']!r} is not a rate curve") from None
             self.lineno = saved
             self.entries.append(
                 PlanEntry(
                     track=track,
                     phase=entry.get("phase", ""),
                     transition=entry.get("transition", "crossfade"),
+                    curve=curve,
                     **values,
                 )
             )

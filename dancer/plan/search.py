@@ -35,6 +35,7 @@ from dancer.plan.objective import (
 )
 from dancer.plan.states import FULL, LAST, TRIM, Closed, Open, State, cut_at, micro
 from dancer.plan.tracks import MIN_PLAY_SECONDS, Profile, TrackTable
+from dancer.plan.transition import transition_ratio
 
 LENGTH_TOLERANCE = 5.0
 FIRST_FADE = 4.0
@@ -210,7 +211,9 @@ class Planner:
             cost += W_MISSING * phase
         else:
             transition = ph.transition
-            if transition == "crossfade" and not (op.prof.matched and prof.matched):
+            if transition == "crossfade" and not (op.prof.matched and prof.matched
+                                                  and transition_ratio(op.prof.bpm, prof.bpm).matched):
+                # Past the pitch fader's range a crossfade would drift: fade instead.
                 transition = "fade"
             tail = self._tail(op, transition, ph)
             if tail is None:

@@ -274,7 +274,7 @@ def resume_point(plan: Plan, position: float) -> float:
     target = max(0.0, position - 2.0)
     for e in plan.entries:
         if e.start <= target < e.end and e.track.analysis is not None:
-            phrases = [e.start + (p - e.source_in) for p in e.track.analysis.phrases
+            phrases = [float(e.timeline_time(p)) for p in e.track.analysis.phrases
                        if e.source_in <= p < e.source_out]
             earlier = [t for t in phrases if target - 16.0 <= t <= target]
             return max(earlier) if earlier else target

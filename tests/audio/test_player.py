@@ -19,6 +19,7 @@ from dancer.audio.player import NO_DEVICE, Player
 from dancer.audio.timeline import Timeline, VoiceClip
 from dancer.library.store import Library
 from dancer.model import PhaseSpan, Plan
+from dancer.plan.matching import beat_match
 from dancer.plan.playlist import write_plan
 
 
@@ -41,7 +42,8 @@ class FakeStream:
 @pytest.fixture
 def tones(tmp_path):
     a = synth_track(tmp_path / "a.wav", tone_hz=220.0, tone=0.2, click=0.0)
-    b = synth_track(tmp_path / "b.wav", tone_hz=330.0, tone=0.2, click=0.0, offset=0.33)
+    # Another tempo, so sessions written from these crossfade through a tempo-matched curve.
+    b = synth_track(tmp_path / "b.wav", tone_hz=330.0, tone=0.2, click=0.0, offset=0.33, bpm=119.0)
     return a, b
 
 
@@ -204,7 +206,8 @@ def captured(path: Path, reference: np.ndarray | None = None, *, skip: int = 0) 
 
 
 def write_session(tmp_path: Path, tracks, *, phrases: int = 4) -> Path:
-    entries = chain(list(tracks), phrases=phrases)
+    entries = beat_match(chain(list(tracks), phrases=phrases))
+    assert any(e.curve is not None for e in entries), "the session plays a tempo-matched crossfade"
     length = max(e.end for e in entries)
     plan = Plan("test", length / 60, 0, tuple(entries), (PhaseSpan("groove", "Groove", 0.0, length),))
     playlist = tmp_path / "session.m3u8"

@@ -118,7 +118,7 @@ def beats_on_timeline(entry: PlanEntry) -> np.ndarray:
     assert analysis is not None
     b = np.asarray(analysis.beats)
     b = b[(b >= entry.source_in) & (b <= entry.source_out)]
-    return entry.start + (b - entry.source_in)
+    return entry.timeline_time(b)
 
 
 def downbeats_on_timeline(entry: PlanEntry) -> np.ndarray:
@@ -126,7 +126,7 @@ def downbeats_on_timeline(entry: PlanEntry) -> np.ndarray:
     assert analysis is not None
     b = np.asarray(analysis.downbeats)
     b = b[(b >= entry.source_in) & (b <= entry.source_out)]
-    return entry.start + (b - entry.source_in)
+    return entry.timeline_time(b)
 
 
 def beat_error(plan: Plan, t: float) -> float | None:

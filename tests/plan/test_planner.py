@@ -54,15 +54,15 @@ def check_invariants(plan: Plan, arc_name: str, *, tolerance: float = 5.0) -> No
         assert out.start < inc.start
         if inc.transition == "crossfade":
             assert phase.transition == "crossfade"
-            boundary = out.source_in + (inc.start - out.start)
+            boundary = float(out.source_time(inc.start))
             assert min(abs(boundary - p) for p in out.track.analysis.phrases) < 1e-5, "starts on a phrase"
             assert min(abs(inc.source_in - b) for b in inc.track.analysis.downbeats) < 1e-6, (
                 "lands on a downbeat"
             )
-            overlap = phase.transition_beats * 60.0 / out.track.bpm
+            overlap = phase.transition_beats * 60.0 / out.track.bpm / out.rate_at(out.end)
             assert inc.fade_in == pytest.approx(overlap, abs=1e-5)
             assert out.fade_out == inc.fade_in
-            assert out.end == pytest.approx(inc.start + overlap, abs=1e-5)
+            assert out.end == pytest.approx(inc.start + overlap, abs=2e-6)
         elif inc.transition == "fade":
             assert phase.transition in ("fade", "crossfade")
             assert inc.fade_in == out.fade_out
@@ -184,6 +184,26 @@ def test_crossfades_of_octave_tempi_cost_nothing_extra() -> None:
     assert jumps.tempo > 0 and jumps.steps > 0.003
 
 
+def test_pairs_past_the_pitch_limit_fade_and_close_ones_crossfade_matched() -> None:
+    arc = parse_arc(
+        'name = "one"\n[[phase]]\nname = "dance"\nshare = 1\nenergy = [0.5, 0.5]\ntempo = [100, 140]\n'
+        'transition = "crossfade"\n'
+    )
+    a = make_track("/m/120.flac", artist="x", bpm=120.0, confidence=1.0, duration=200.0)
+    near = make_track("/m/126.flac", artist="y", bpm=126.0, confidence=1.0, duration=200.0)
+    far = make_track("/m/132.flac", artist="z", bpm=132.0, confidence=1.0, duration=200.0)
+    matched = place_sequence([a, near], arc, minutes=6)
+    assert matched.entries[1].transition == "crossfade"
+    assert matched.entries[1].rate_at(matched.entries[1].start) == pytest.approx(120 / 126, rel=1e-6)
+    assert matched.entries[0].curve is None and matched.entries[1].rate_at(matched.entries[1].end) == 1.0
+    assert plan_objective(matched, arc).stretch > 0
+    faded = place_sequence([a, far], arc, minutes=6)
+    assert faded.entries[1].transition == "fade", "10 % apart: a crossfade would drift or pitch a tone"
+    assert faded.entries[1].curve is None and plan_objective(faded, arc).stretch == 0.0
+    same = place_sequence([a, replace(near, path="/m/120b.flac", analysis=a.analysis)], arc, minutes=6)
+    assert plan_objective(same, arc).stretch == pytest.approx(0.0, abs=1e-12)
+
+
 def test_planner_is_close_to_the_exhaustive_optimum() -> None:
     arc = load_arc("quick")
     for k in range(3):
@@ -271,6 +291,7 @@ def test_replan_keeps_what_started_and_still_fits(hip_plan: Plan) -> None:
     assert more.entries[: len(started) - 1] == tuple(started[:-1])
     playing = more.entries[len(started) - 1]
     assert playing.track == started[-1].track and playing.start == started[-1].start
+    assert playing.curve == started[-1].curve, "the playing track keeps its tempo curve"
     assert playing.end - playing.fade_out >= now - 1e-6, "the playing track is not cut in the past"
     check_invariants(more, "hip-release")
     later = lambda p: [e.track.energy for e in p.entries if e.start > now + 60 and e.phase != "floor"]  # noqa: E731

@@ -53,6 +53,7 @@ def test_round_trip_is_exact(tmp_path: Path, planned: tuple[Plan, list[Track]]) 
     plan, tracks = planned
     out = tmp_path / "playlists" / "quick.m3u8"
     write_plan(plan, out)
+    assert any(e.curve is not None for e in plan.entries), "tempo-matched entries keep their curves"
     assert read_plan(out, resolve=resolver(tracks)) == plan
     odd = place_sequence(odd_tracks(tmp_path / "music"), load_arc("quick"), minutes=12.5)
     warned = Plan(
@@ -174,6 +175,12 @@ def test_broken_dancer_lines_name_the_line_and_field(tmp_path: Path) -> None:
         read_plan(tmp_path / "bad.m3u8")
     with pytest.raises(ConfigError, match="cannot read playlist"):
         read_plan(tmp_path / "absent.m3u8")
+    (tmp_path / "rate.m3u8").write_text(
+        "#EXTM3U\n#DANCER-ENTRY:phase=x start=0 in=0 out=9 fade_in=0 fade_out=1 rate=1@2:fast\na.wav\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"line 2: #DANCER-ENTRY: rate='1@2:fast' is not a rate curve"):
+        read_plan(tmp_path / "rate.m3u8")
 
 
 @pytest.mark.skipif(shutil.which("mpv") is None, reason="mpv is not installed (Debian package mpv)")

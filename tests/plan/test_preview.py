@@ -191,6 +191,29 @@ def test_plan_show_reads_ours_and_theirs(music: Path, tmp_path: Path) -> None:
     assert "line 1: 'http://radio.example/live' is a URL; dancer plays local files only" in result.output
 
 
+def test_plan_show_json_is_the_plan_as_data(music: Path, tmp_path: Path) -> None:
+    import json
+
+    CliRunner().invoke(cli, ["build", str(music), "--arc", "hip-release", "--minutes", "30", "-o", "s.m3u8"])
+    result = CliRunner().invoke(cli, ["plan", "show", "s.m3u8", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    plan = read_plan(Path("s.m3u8"))
+    assert data["format"] == 1 and data["arc"] == "hip-release" and data["minutes"] == 30
+    assert [p["name"] for p in data["phases"]] == [p.name for p in plan.phases]
+    assert len(data["entries"]) == len(plan.entries)
+    keys = {"index", "path", "title", "phase", "bpm", "start", "end", "source_in", "source_out", "fade_in",
+            "fade_out", "transition", "rate_start", "rate_end"}
+    for row, entry in zip(data["entries"], plan.entries, strict=True):
+        assert set(row) == keys
+        assert row["start"] == pytest.approx(entry.start, abs=1e-6)
+        assert row["end"] == pytest.approx(entry.end, abs=1e-6)
+        assert row["rate_start"] == pytest.approx(entry.rate_at(entry.start), abs=1e-6)
+        assert abs(row["rate_start"] - 1) <= 0.08 and abs(row["rate_end"] - 1) <= 0.08
+        assert (row["rate_start"] != 1.0) <= (row["transition"] == "crossfade")
+    assert any(row["rate_start"] != 1.0 for row in data["entries"]), "some crossfade is tempo-matched"
+
+
 def test_command_module_keeps_help_fast() -> None:
     code = "import sys, dancer.cli.plan; assert 'numpy' not in sys.modules, 'numpy imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

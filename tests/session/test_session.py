@@ -53,7 +53,8 @@ def render(timeline: Timeline) -> np.ndarray:
 def timeline_beats(plan) -> np.ndarray:
     out = []
     for e in plan.entries:
-        out += [e.start + b - e.source_in for b in e.track.analysis.beats if e.source_in <= b <= e.source_out]
+        # A tempo-matched entry's beats fall where its rate curve puts them.
+        out += [float(e.timeline_time(b)) for b in e.track.analysis.beats if e.source_in <= b <= e.source_out]
     return np.array(sorted(out))
 
 

@@ -50,6 +50,9 @@ class Phase:
     breath: bool = False
     impact: str = "normal"
     position: str = "standing"
+    #: Music level (dB) against the loudness target in this phase: the room turned down for
+    #: stillness or floor work (`dancer.audio.level` ramps between phases).
+    level_db: float = 0.0
 
     def energy_at(self, fraction: float) -> float:
         """The energy target a ``fraction`` (0..1) of the way through the phase."""
@@ -170,6 +173,7 @@ _ARC_FIELDS = ("name", "title", "description", "minutes", "minutes_range", "phas
 _PHASE_FIELDS = (
     "name", "title", "share", "minutes", "energy", "tempo", "beatless", "transition", "transition_beats",
     "fade_seconds", "gap_seconds", "prompt_tags", "prompt_density", "breath", "impact", "position",
+    "level_db",
 )  # fmt: skip
 
 
@@ -318,4 +322,5 @@ class _Validator:
             breath=breath,
             impact=self.choice(data, "impact", IMPACTS, "normal"),
             position=self.choice(data, "position", POSITIONS, "standing"),
+            level_db=self.number(data, "level_db", -20, 6, 0.0),
         )

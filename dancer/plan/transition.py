@@ -3,7 +3,7 @@
 Public: `TransitionRatio`, `transition_ratio`, `LIMIT`.
 
 A pure function of two tempi, so the planner can price a pair before anything is rendered; the
-audio side (`dancer.stretch`) plays the incoming track at the ratio chosen here.
+audio side (`dancer.audio.stretch`) plays the incoming track at the ratio chosen here.
 """
 
 from __future__ import annotations

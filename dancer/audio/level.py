@@ -63,7 +63,7 @@ class LevelContour:
         return (10.0 ** (g / 20.0)).astype(np.float32)
 
 
-def level_contour(phases: Sequence[PhaseSpan], offsets: Mapping[str, float], *,
+def level_contour(phases: Sequence[PhaseSpan], offsets: Mapping[str, float] | None = None, *,
                   ramp: float = RAMP_SECONDS) -> LevelContour:
     """The contour for an arc laid on the timeline.
 
@@ -71,8 +71,9 @@ def level_contour(phases: Sequence[PhaseSpan], offsets: Mapping[str, float], *,
     ----------
     phases : sequence of PhaseSpan
         The plan's phases in timeline order (``Plan.phases``).
-    offsets : mapping of str to float
-        Level offset (dB) by phase name; a phase not named gets 0 dB.
+    offsets : mapping of str to float, optional
+        Level offset (dB) by phase name; a phase not named gets 0 dB. Default: each phase's own
+        ``level_db`` (set from its arc). Phases of no length (squeezed out by the plan) are skipped.
     ramp : float, keyword-only
         Ramp length (s) across each boundary where the level changes, centred on it and shortened
         to at most half of either neighbouring phase, so a ramp never reaches another boundary.
@@ -83,8 +84,8 @@ def level_contour(phases: Sequence[PhaseSpan], offsets: Mapping[str, float], *,
     """
     if ramp < 0 or not math.isfinite(ramp):
         raise ValueError("ramp must be a finite number of seconds >= 0")
-    spans = sorted(phases, key=lambda p: p.start)
-    levels = [float(offsets.get(p.name, 0.0)) for p in spans]
+    spans = sorted((p for p in phases if p.end > p.start), key=lambda p: p.start)
+    levels = [float(p.level_db if offsets is None else offsets.get(p.name, 0.0)) for p in spans]
     kept_levels: list[float] = levels[:1]
     ramps: list[tuple[float, float]] = []
     for prev, nxt, level in zip(spans[:-1], spans[1:], levels[1:]):

@@ -1,13 +1,14 @@
 """Tempo-matched sources: render a track through a `RateCurve`, block by block.
 
-Public: `TempoMatchedSource`, `ArrayReader`, `open_file_source`; the curves are in `dancer.timemap`.
+Public: `TempoMatchedSource`, `ArrayReader`, `open_file_source`, `snapped`; the curves are in
+`dancer.timemap`.
 
 Rendering is varispeed (pitch moves with the rate, as on a DJ's turntable): each output sample is
 a Kaiser-windowed sinc interpolation of the source at the exact position the curve gives for that
 sample. Every output sample depends only on its own timeline index, so rendering in blocks of any
 size gives the same samples as rendering in one piece, and the beats land where the curve says to
 within the interpolator's precision. Where the curve has returned to rate 1.0 at a whole-sample
-offset (`dancer.timemap.match_curve` snaps it there), samples are copied, so the rest of the track
+offset (`dancer.timemap.match_curve` or `snapped` puts it there), samples are copied, so the rest of the track
 costs nothing and is bit-identical to unstretched playback. ``benchmarks/stretch.py`` compares
 this with soxr's variable-rate resampler and with Rubber Band (pedalboard) on speed, transients,
 timing and seams.
@@ -25,7 +26,7 @@ import numpy as np
 
 from dancer.timemap import RateCurve
 
-__all__ = ["ArrayReader", "TempoMatchedSource", "open_file_source"]
+__all__ = ["ArrayReader", "TempoMatchedSource", "open_file_source", "snapped"]
 
 #: Interpolator half-length in source samples: 32 taps (see benchmarks/stretch.py for the error).
 HALF_TAPS = 16
@@ -52,6 +53,35 @@ class ArrayReader:
         out[lo - self._at:hi - self._at] = self._x[lo:hi]
         self._at += n
         return out
+
+
+def _copy_window(curve: RateCurve, sample_rate: int) -> tuple[int, int, int]:
+    """``(first, end, lag)``: timeline samples ``[first, end)`` play source sample ``n + lag``
+    exactly (the first stretch where the rate is 1.0 at a whole-sample lag); ``(0, 0, 0)`` if none."""
+    times, rates = curve.times, curve.rates
+    for i, rate in enumerate(rates):
+        if rate != 1.0 or (i + 1 < len(rates) and rates[i + 1] != 1.0):
+            continue
+        first = math.ceil(times[i] * sample_rate) if i or len(times) > 1 else -(2 ** 62)
+        end = math.floor(times[i + 1] * sample_rate) if i + 1 < len(times) else 2 ** 62
+        probe = max(first, math.ceil(times[i] * sample_rate))
+        lag = float(curve.source_time(probe / sample_rate)) * sample_rate - probe
+        if abs(lag - round(lag)) < 1e-6 and end > first:
+            return first, end, round(lag)
+        return 0, 0, 0
+    return 0, 0, 0
+
+
+def snapped(curve: RateCurve, sample_rate: int) -> RateCurve:
+    """``curve`` moved by less than half a sample so that its first stretch at rate 1.0 runs at a
+    whole-sample lag, where `TempoMatchedSource` copies instead of interpolating; unchanged when it
+    never plays at 1.0."""
+    for i, rate in enumerate(curve.rates):
+        if rate == 1.0 and (i + 1 == len(curve.rates) or curve.rates[i + 1] == 1.0):
+            t = curve.times[i]
+            lag = (float(curve.source_time(t)) - t) * sample_rate
+            return curve.shifted((round(lag) - lag) / sample_rate)
+    return curve
 
 
 def _kernel_table(half: int = HALF_TAPS, phases: int = PHASES, cutoff: float = CUTOFF,
@@ -110,14 +140,8 @@ class TempoMatchedSource:
         self.channels = channels
         self._buf = np.zeros((0, channels), dtype=np.float32)
         self._buf_start = origin
-        # Timeline samples from `_copy_from` on are plain copies at a whole-sample lag.
-        self._copy_from: int | None = None
-        self._copy_lag = 0
-        if curve.final_rate == 1.0:
-            first = math.ceil(curve.end * sample_rate)
-            lag = float(curve.source_time(first / sample_rate)) * sample_rate - first
-            if abs(lag - round(lag)) < 1e-6:
-                self._copy_from, self._copy_lag = first, round(lag)
+        # Timeline samples in [`_copy_from`, `_copy_to`) are plain copies at a whole-sample lag.
+        self._copy_from, self._copy_to, self._copy_lag = _copy_window(curve, sample_rate)
 
     @staticmethod
     def origin_for(curve: RateCurve, first_sample: int, sample_rate: int) -> int:
@@ -131,14 +155,18 @@ class TempoMatchedSource:
             out = np.empty((n, self.channels), dtype=np.float32)
         if n <= 0:
             return out
-        split = n if self._copy_from is None else min(max(self._copy_from - n0, 0), n)
-        if split:
-            self._interpolate(n0, split, out[:split])
-        if split < n:
-            lo = n0 + split + self._copy_lag
-            self._ensure(lo, lo + n - split)
-            out[split:] = self._buf[lo - self._buf_start:lo - self._buf_start + n - split]
-            self._drop(lo + n - split)
+        a = min(max(self._copy_from - n0, 0), n)
+        b = min(max(self._copy_to - n0, a), n)
+        if a:
+            self._interpolate(n0, a, out[:a])
+        if b > a:
+            lo = n0 + a + self._copy_lag
+            self._ensure(lo, lo + b - a)
+            out[a:b] = self._buf[lo - self._buf_start:lo - self._buf_start + b - a]
+            # Keep the interpolator's context: a glide may follow the copied stretch.
+            self._drop(lo + b - a - 2 * HALF_TAPS)
+        if b < n:
+            self._interpolate(n0 + b, n - b, out[b:])
         return out
 
     def _interpolate(self, n0: int, n: int, out: np.ndarray) -> None:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dancer.stretch import ArrayReader, TempoMatchedSource, open_file_source
+from dancer.audio.stretch import ArrayReader, TempoMatchedSource, open_file_source
+from dancer.plan.transition import FOLD_COST, LIMIT, transition_ratio
 from dancer.timemap import RateCurve, approach_curve, crossfade_curve, match_curve
-from dancer.transition import FOLD_COST, LIMIT, transition_ratio
 
 SR = 44100
 BLOCK = 4096

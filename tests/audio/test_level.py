@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dancer.analysis.loudness import integrated_loudness
-from dancer.arc_level import DEFAULT_OFFSETS, level_contour
+from dancer.audio.level import DEFAULT_OFFSETS, level_contour
 from dancer.model import PhaseSpan
 
 SR = 44100
@@ -68,3 +68,34 @@ def test_stillness_renders_4_db_below_the_peak_with_ramps_between():
     assert peak - still == pytest.approx(4.0, abs=0.5)
     ramp = [integrated_loudness(stereo[round(a * SR):round((a + 1) * SR)], SR) for a in (16.0, 19.5, 23.0)]
     assert peak > ramp[0] > ramp[1] > ramp[2] > still, "the level moves down in steps across the ramp"
+
+
+def test_the_mixer_renders_the_built_in_stillness_4_db_under_the_peak(tmp_path):
+    """Through the mixer, with the levels the built-in arc sets: two tracks at different loudness
+    (matched exactly inside their phase), the stillness 4 dB under the peak, a ramp between."""
+    from synth import render, synth_track
+
+    from dancer.audio.timeline import MixSettings, Timeline
+    from dancer.model import PlanEntry
+    from dancer.plan.arcs import load_arc
+
+    levels = {p.name: p.level_db for p in load_arc("quick").phases}
+    assert levels["peak"] == 0.0 and levels["stillness"] == -4.0 and levels["arrive"] < 0.0
+    loud = synth_track(tmp_path / "loud.wav", seconds=45.0, click=0.2, tone=0.3, bpm=124.0)
+    soft = synth_track(tmp_path / "soft.wav", seconds=45.0, click=0.05, tone=0.05, tone_hz=150.0, bpm=None)
+    entries = [PlanEntry(loud, "peak", 0.0, 0.0, 42.0, 0.0, 2.0, "start"),
+               PlanEntry(soft, "stillness", 40.0, 0.0, 44.0, 2.0, 0.0, "fade")]
+    phases = (PhaseSpan("peak", "Peak", 0.0, 40.0, levels["peak"]),
+              PhaseSpan("stillness", "Stillness", 40.0, 84.0, levels["stillness"]))
+    y = render(Timeline(entries, sample_rate=SR, settings=MixSettings(target_lufs=-20.0, end_fade=0.0),
+                        phases=phases))
+
+    def lufs(t0: float, t1: float) -> float:
+        return integrated_loudness(y[round(t0 * SR):round(t1 * SR)], SR)
+
+    peak, still = lufs(5.0, 34.0), lufs(46.0, 80.0)
+    assert peak == pytest.approx(-20.0, abs=0.5), "loudness matching inside the peak is untouched"
+    assert peak - still == pytest.approx(4.0, abs=0.5)
+    assert lufs(50.0, 65.0) == pytest.approx(lufs(65.0, 80.0), abs=0.1), "flat inside the phase"
+    gain = level_contour(phases).gain_db(np.array([35.0, 38.0, 40.0, 42.0, 45.0]))
+    assert np.all(np.diff(gain) < 0) and gain[0] == 0.0 and gain[-1] == -4.0, "a ramp, not a step"
