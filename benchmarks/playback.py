@@ -10,7 +10,7 @@ Prints, with baselines measured in the same run:
 - time from launching `dancer play PLAYLIST` (an analysed library) to the first sound at the device;
 - callback duration p99 against the block period.
 
-    python benchmarks/playback.py [--quick] [--minutes 5] [--skip-realtime]
+    python benchmarks/playback.py [--quick] [--minutes 5] [--skip-realtime] [--no-sync]
 
 Targets (issue #5): render >= 100 x real time on one core; 3-hour plan <= 10-minute plan + 20 MB;
 0 underruns; first sample <= 1 s; callback p99 <= 10 % of the block period.
@@ -40,6 +40,7 @@ from dancer.analysis.loudness import integrated_loudness  # noqa: E402
 from dancer.demo import render_pattern  # noqa: E402
 from dancer.library.store import Library  # noqa: E402
 from dancer.model import Analysis, PhaseSpan, Plan, PlanEntry, Tags, Track  # noqa: E402
+from dancer.plan.matching import beat_match  # noqa: E402
 from dancer.plan.playlist import write_plan  # noqa: E402
 
 BPM = 124.0
@@ -48,11 +49,12 @@ TRACK_SECONDS = 240.0
 # -- material --------------------------------------------------------------------------------------
 
 
-def _groove(seconds: float, sr: int, *, level_db: float, seed: int, root: float) -> np.ndarray:
+def _groove(seconds: float, sr: int, *, level_db: float, seed: int, root: float,
+            bpm: float) -> np.ndarray:
     lanes = {"kick": "x...x...x...x...", "hat": "..x...x...x...x.", "snare": "....x.......x..."}
-    drums = render_pattern(lanes, BPM, seconds, sr, offset=0.2, seed=seed)
+    drums = render_pattern(lanes, bpm, seconds, sr, offset=0.2, seed=seed)
     t = np.arange(len(drums)) / sr
-    bass = 0.25 * np.sin(2 * np.pi * root * t) * (0.6 + 0.4 * np.sin(2 * np.pi * BPM / 60 / 2 * t) ** 2)
+    bass = 0.25 * np.sin(2 * np.pi * root * t) * (0.6 + 0.4 * np.sin(2 * np.pi * bpm / 60 / 2 * t) ** 2)
     pad = 0.08 * sum(np.sin(2 * np.pi * root * k * t + k) / k for k in (2, 3, 4, 5))
     y = drums / max(1e-9, np.abs(drums).max()) * 0.6 + bass + pad
     y = y / np.abs(y).max() * 10 ** (level_db / 20)
@@ -68,19 +70,22 @@ def _pad(seconds: float, sr: int) -> np.ndarray:
 
 def make_tracks(folder: Path) -> list[Track]:
     """Four 4-minute files: two FLAC grooves at 44.1 kHz (one loud, one quiet enough to need the
-    limiter after its boost), a 48 kHz FLAC groove (resampled on play) and a mono beatless WAV pad."""
-    specs = [("groove-loud.flac", 44100, {"level_db": -1.0, "seed": 1, "root": 55.0}),
-             ("groove-quiet.flac", 44100, {"level_db": -14.0, "seed": 2, "root": 61.7}),
-             ("groove-48k.flac", 48000, {"level_db": -4.0, "seed": 3, "root": 49.0}),
+    limiter after its boost), a 48 kHz FLAC groove (resampled on play) and a mono beatless WAV pad.
+    The grooves run at 124, 119 and 128 BPM: with sync on, loud → quiet is matched by the incoming
+    track alone (4 %), quiet → 48k by both meeting halfway (7.6 %)."""
+    specs = [("groove-loud.flac", 44100, {"level_db": -1.0, "seed": 1, "root": 55.0, "bpm": 124.0}),
+             ("groove-quiet.flac", 44100, {"level_db": -14.0, "seed": 2, "root": 61.7, "bpm": 119.0}),
+             ("groove-48k.flac", 48000, {"level_db": -4.0, "seed": 3, "root": 49.0, "bpm": 128.0}),
              ("pad-mono.wav", 44100, None)]
     tracks = []
     for name, sr, spec in specs:
         path = folder / name
         y = _groove(TRACK_SECONDS, sr, **spec) if spec else _pad(TRACK_SECONDS, sr)
         sf.write(str(path), y, sr)
-        count = int((TRACK_SECONDS - 1) * BPM / 60)
-        beats = () if spec is None else tuple(0.2 + k * 60 / BPM for k in range(count))
-        a = Analysis(duration=len(y) / sr, sample_rate=sr, channels=y.shape[1], bpm=BPM if beats else None,
+        bpm = spec["bpm"] if spec else BPM
+        count = int((TRACK_SECONDS - 1) * bpm / 60)
+        beats = () if spec is None else tuple(0.2 + k * 60 / bpm for k in range(count))
+        a = Analysis(duration=len(y) / sr, sample_rate=sr, channels=y.shape[1], bpm=bpm if beats else None,
                      bpm_confidence=0.9 if beats else 0.0, beatless=not beats, beats=beats,
                      downbeats=beats[::4], phrases=beats[::8], meter=4,
                      loudness_lufs=float(integrated_loudness(y, sr)),
@@ -91,9 +96,10 @@ def make_tracks(folder: Path) -> list[Track]:
     return tracks
 
 
-def make_plan(tracks: list[Track], minutes: float) -> Plan:
+def make_plan(tracks: list[Track], minutes: float, *, sync: bool = True) -> Plan:
     """Back-to-back entries cycling through ``tracks``: 16-beat crossfades on phrase boundaries,
-    15-second fades into and out of the beatless pad, and a 2-second gap every fifth entry."""
+    15-second fades into and out of the beatless pad, and a 2-second gap every fifth entry; with
+    ``sync`` the crossfades are beat-matched (`beat_match`), as the planner does."""
     entries: list[PlanEntry] = []
     t, i = 0.0, 0
     while t < minutes * 60:
@@ -109,13 +115,15 @@ def make_plan(tracks: list[Track], minutes: float) -> Plan:
         elif beatless:
             transition, fade = "fade", 15.0
         else:
-            transition, fade = "crossfade", 16 * 60 / BPM
+            transition, fade = "crossfade", prev.fade_out
         source_in = a.phrases[0] if a.phrases else 1.0
         source_out = a.phrases[-2] if a.phrases else a.duration - 1.0
-        overlap = 15.0 if a.beatless or tracks[(i + 1) % len(tracks)].analysis.beatless else 16 * 60 / BPM
+        overlap = 15.0 if a.beatless or tracks[(i + 1) % len(tracks)].analysis.beatless else 16 * 60 / a.bpm
         entries.append(PlanEntry(track, "groove", t, source_in, source_out, fade, overlap, transition))
         t = entries[-1].end - overlap
         i += 1
+    if sync:
+        entries = list(beat_match(entries))
     length = max(e.end for e in entries)
     return Plan("bench", minutes, 0, tuple(entries), (PhaseSpan("groove", "Groove", 0.0, length),))
 
@@ -166,9 +174,9 @@ def run_child(code: str, *args: str, env: dict | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def playlist_for(work: Path, tracks: list[Track], minutes: float) -> Path:
-    path = work / f"plan-{minutes:g}.m3u8"
-    write_plan(make_plan(tracks, minutes), path)
+def playlist_for(work: Path, tracks: list[Track], minutes: float, *, sync: bool = True) -> Path:
+    path = work / f"plan-{minutes:g}{'' if sync else '-nosync'}.m3u8"
+    write_plan(make_plan(tracks, minutes, sync=sync), path)
     return path
 
 
@@ -264,6 +272,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=None,
                     help="real-time play length (default 5, quick 0.5)")
     ap.add_argument("--skip-realtime", action="store_true")
+    ap.add_argument("--no-sync", dest="sync", action="store_false",
+                    help="crossfades at each track's own tempo (the baseline before #13)")
     args = ap.parse_args()
     minutes_rt = args.minutes if args.minutes is not None else (0.5 if args.quick else 5.0)
     long_minutes = 60 if args.quick else 180
@@ -280,7 +290,9 @@ def main() -> None:
         print(f"material: {len(tracks)} four-minute files (FLAC 44.1/48 kHz grooves, mono WAV pad); "
               f"loudness {', '.join(f'{t.analysis.loudness_lufs:.1f}' for t in tracks)} LUFS")
 
-        p30 = playlist_for(work, tracks, 30)
+        p30 = playlist_for(work, tracks, 30, sync=args.sync)
+        matched = sum(e.curve is not None for e in make_plan(tracks, 30, sync=args.sync).entries)
+        print(f"sync {'on' if args.sync else 'off'}: {matched} tempo-matched entries in the 30-min plan")
         render = run_child(RENDER_CHILD, str(p30), str(library), "file", str(work / "out.wav"))
         decode = run_child(RENDER_CHILD, str(p30), str(library), "decode")
         x_render = render["seconds"] / render["wall"]
@@ -290,8 +302,10 @@ def main() -> None:
         print(f"decode-only of the same audio       {x_decode:7.1f} x real time  (render/decode "
               f"{x_render / x_decode:.2f})")
 
-        short = run_child(RENDER_CHILD, str(playlist_for(work, tracks, 10)), str(library), "mixer")
-        long = run_child(RENDER_CHILD, str(playlist_for(work, tracks, long_minutes)), str(library), "mixer")
+        p10 = playlist_for(work, tracks, 10, sync=args.sync)
+        p_long = playlist_for(work, tracks, long_minutes, sync=args.sync)
+        short = run_child(RENDER_CHILD, str(p10), str(library), "mixer")
+        long = run_child(RENDER_CHILD, str(p_long), str(library), "mixer")
         print(f"peak memory rendering 10-min plan   {short['rss_mb']:7.1f} MB")
         print(f"peak memory rendering {long_minutes // 60}-hour plan   {long['rss_mb']:7.1f} MB  "
               f"(+{long['rss_mb'] - short['rss_mb']:.1f} MB; target <= +20; rendered at "
