@@ -106,8 +106,8 @@ def parse_project(path: Path) -> LmmsProject:
         by_controller = bpm_child.find("connection") is not None
         automated = by_pattern or by_controller
         if automated:
-            how = "automation pattern" if by_pattern else "controller"
-            notes.append(f"tempo driven by a {how}; label is the project bpm {bpm:g}")
+            how = "an automation pattern" if by_pattern else "a controller"
+            notes.append(f"tempo driven by {how}; label is the project bpm {bpm:g}")
     return LmmsProject(Path(path), bpm, meter, f"{num}/{den}", automated, "; ".join(notes))
 
 
