@@ -215,7 +215,11 @@ def load_lmms_set(cache_dir: Path | None = None, *, root: Path = LMMS_DEMOS,
             return None
 
     cached = sum(1 for name, p in projects if _render_path(p.path, out_dir, name).exists())
-    if cached < len(projects):
+    if cached < len(projects) and not lmms_version():
+        print(f"warning: {len(projects) - cached} LMMS demos need rendering and lmms is not installed "
+              "(apt-get install lmms); skipped", file=sys.stderr)
+        projects = [(name, p) for name, p in projects if _render_path(p.path, out_dir, name).exists()]
+    elif cached < len(projects):
         print(f"rendering {len(projects) - cached} LMMS demo songs into {out_dir} ...", flush=True)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         paths = list(pool.map(render, projects))
