@@ -188,8 +188,8 @@ def load_lmms_set(cache_dir: Path | None = None, *, root: Path = LMMS_DEMOS,
 
     ``tempo_constant`` is False when the project automates its tempo (``note`` says so); none of
     the listed demos does. A project that is missing, will not parse or will not render is skipped
-    with a warning on stderr. Returns [] when lmms or the demos are not installed. ``jobs`` LMMS
-    processes render at once.
+    with a warning on stderr. Without lmms, earlier renders in the cache are used (whatever LMMS
+    version made them); without the demos, returns []. ``jobs`` LMMS processes render at once.
     """
     out_dir = Path(cache_dir or default_cache_dir()) / "lmms"
     if not Path(root).is_dir():
@@ -215,21 +215,24 @@ def load_lmms_set(cache_dir: Path | None = None, *, root: Path = LMMS_DEMOS,
             return None
 
     cached = sum(1 for name, p in projects if _render_path(p.path, out_dir, name).exists())
-    if cached < len(projects) and not lmms_version():
-        print(f"warning: {len(projects) - cached} LMMS demos need rendering and lmms is not installed "
-              "(apt-get install lmms); skipped", file=sys.stderr)
-        projects = [(name, p) for name, p in projects if _render_path(p.path, out_dir, name).exists()]
-    elif cached < len(projects):
+    if not lmms_version():
+        # The cache key holds LMMS's version: without lmms, take any earlier render of each song.
+        earlier = {name: sorted(out_dir.glob(f"{name}-" + "?" * 12 + ".flac"), key=os.path.getmtime)
+                   for name, _ in projects}
+        if any(not found for found in earlier.values()):
+            print(f"warning: {sum(not f for f in earlier.values())} LMMS demos need rendering and lmms is "
+                  "not installed (apt-get install lmms); skipped", file=sys.stderr)
+        return [_item(name, project, earlier[name][-1]) for name, project in projects if earlier[name]]
+    if cached < len(projects):
         print(f"rendering {len(projects) - cached} LMMS demo songs into {out_dir} ...", flush=True)
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         paths = list(pool.map(render, projects))
-    items = []
-    for (name, project), path in zip(projects, paths):
-        if path is None:
-            continue
-        items.append(LabelledItem(path, project.bpm, project.meter, "electronic", "lmms", name,
-                                  sf.info(str(path)).duration, not project.tempo_automated, project.note))
-    return items
+    return [_item(name, project, path) for (name, project), path in zip(projects, paths) if path is not None]
+
+
+def _item(name: str, project: LmmsProject, path: Path) -> LabelledItem:
+    return LabelledItem(path, project.bpm, project.meter, "electronic", "lmms", name,
+                        sf.info(str(path)).duration, not project.tempo_automated, project.note)
 
 
 def _render_path(project: Path, out_dir: Path, name: str | None = None) -> Path:
