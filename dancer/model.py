@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 #: Bump when analysis results change meaning or precision: the next scan re-analyses every track.
-ANALYSER_VERSION = 3
+ANALYSER_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -216,23 +216,24 @@ def test_ctrl_c_keeps_finished_work(tmp_path):
 
 
 def test_analyse_file_memory_is_bounded_on_long_input(tmp_path):
-    """A 20-minute file is analysed in blocks: peak memory far below the decoded signal's size."""
+    """A 20-minute file is analysed in blocks: it costs little more than a process that only
+    imports the analysis (librosa's imports alone are ~250 MB resident: numba, LLVM, scipy)."""
     path = tmp_path / "long.flac"
     one = click_signal(124, 60, 44100, channels=2)
     with sf.SoundFile(str(path), "w", samplerate=44100, channels=2) as f:
         for _ in range(20):
             f.write(one)
     # VmHWM rather than ru_maxrss, which a child inherits from its (large) parent across exec.
-    code = (
-        "from dancer.scan import analyse_file; "
-        f"t = analyse_file({str(path)!r}); assert t.error is None, t.error; "
-        "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] // 1024)"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    peak_mb = int(res.stdout.strip())
+    peak = "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] // 1024)"
+    busy = f"from dancer.scan import analyse_file; t = analyse_file({str(path)!r}); assert t.error is None, t.error; "
+    idle = "from dancer.analysis import warm_up; warm_up(); "
+    peaks = []
+    for code in (busy + peak, idle + peak):
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        peaks.append(int(res.stdout.strip()))
     decoded_mb = 20 * 60 * 44100 * 2 * 4 / 2**20  # 404 MB as float32
-    assert peak_mb < decoded_mb / 2, peak_mb
+    assert peaks[0] - peaks[1] < decoded_mb / 8, peaks
 
 
 def test_demo_library_analyses_to_its_true_tempi(tmp_path):
