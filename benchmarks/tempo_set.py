@@ -512,7 +512,7 @@ def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.9
     for factor in factors:
         if factor <= 0:
             raise ValueError(f"speed factors must be positive, got {factor}")
-        if factor == 1.0:
+        if factor == 1.0 and not max_seconds:
             pairs.append((Path(item.path), 1.0))
             continue
         stamp = f"{item.path}:{info.st_size}:{info.st_mtime_ns}:{factor!r}:{max_seconds!r}"
@@ -523,7 +523,8 @@ def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.9
                 y, sr = sf.read(str(item.path), dtype="float32", always_2d=True)
                 source = (y[: int(max_seconds * sr)] if max_seconds else y), sr
             out_dir.mkdir(parents=True, exist_ok=True)
-            faster = soxr.resample(source[0], source[1], source[1] / factor, quality="VHQ")
+            faster = source[0] if factor == 1.0 else soxr.resample(source[0], source[1], source[1] / factor,
+                                                                     quality="VHQ")
             _write(out, np.clip(faster, -1.0, 1.0), source[1], "WAV")
         pairs.append((out, float(factor)))
     return pairs
