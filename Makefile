@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DANCER := $(VENV)/bin/dancer
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test deps bench lint clean
+.PHONY: demo test quick deps bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	@./scripts/system-deps.sh
@@ -23,6 +23,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The inner loop: everything but the tests marked slow (whole sessions, kill loops).
+quick: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+# ruff with the settings in pyproject.toml; CI runs it before the tests.
+lint: $(STAMP)
+	$(PY) -m ruff check dancer tests benchmarks
 
 bench: $(STAMP)
 	@./scripts/system-deps.sh --bench

@@ -31,6 +31,7 @@ SR = 44100
 
 from alsa_device import alsa_device  # noqa: E402
 
+
 def median_seconds(cmd: list[str], runs: int, env: dict | None = None) -> float:
     out = []
     for _ in range(runs):
@@ -67,10 +68,31 @@ def first_sound_time(capture: Path) -> float | None:
 def pause_response(work: Path, folder: Path, env: dict, capture: Path, latency: str = "high") -> float:
     import pexpect
 
-    child = pexpect.spawn(sys.executable, ["-m", "dancer", "session", str(folder), "--minutes", "3", "--arc", "quick",
-                                           "--voice", "none", "--no-checkin", "--seed", "1", "--no-preview",
-                                           "--latency", latency],
-                          env={**env, "TERM": "xterm"}, encoding="utf-8", timeout=60, dimensions=(40, 110))
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "dancer",
+            "session",
+            str(folder),
+            "--minutes",
+            "3",
+            "--arc",
+            "quick",
+            "--voice",
+            "none",
+            "--no-checkin",
+            "--seed",
+            "1",
+            "--no-preview",
+            "--latency",
+            latency,
+        ],
+        env={**env, "TERM": "xterm"},
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 110),
+    )
     child.delaybeforesend = None  # pexpect otherwise sleeps 50 ms before every send
     child.expect("keys")
     time.sleep(4.0)
@@ -100,10 +122,11 @@ def pause_response(work: Path, folder: Path, env: dict, capture: Path, latency: 
 IN_PROCESS_PAUSE = r"""
 import sys, time
 from pathlib import Path
-from dancer.library import Library
-from dancer.mixer import Timeline
-from dancer.player import Player
-from dancer.session import LiveSession, SessionOptions, prepare
+from dancer.library.store import Library
+from dancer.audio.timeline import Timeline
+from dancer.audio.player import Player
+from dancer.session.live import LiveSession
+from dancer.session.prepare import SessionOptions, prepare
 lib = Library.open(None)
 prep = prepare(lib, folder=Path(sys.argv[1]), playlist=None,
                options=SessionOptions(arc="quick", minutes=3, seed=1, voice="none"))
@@ -135,7 +158,8 @@ def main() -> None:
     session_help = median_seconds([py, "-m", "dancer", "session", "--help"], args.runs)
     print(f"python -c pass              {bare * 1000:6.0f} ms")
     print(f"python -c 'import click'    {click_only * 1000:6.0f} ms")
-    print(f"dancer --help               {helps * 1000:6.0f} ms   ({helps / bare:.1f}x bare python; target <= 300 ms)")
+    print(f"dancer --help               {helps * 1000:6.0f} ms   ({helps / bare:.1f}x bare python; target "
+          f"<= 300 ms)")
     print(f"dancer session --help       {session_help * 1000:6.0f} ms   (target <= 300 ms)")
 
     with tempfile.TemporaryDirectory(prefix="dancer-cli-") as tmp:
@@ -144,7 +168,8 @@ def main() -> None:
                 "XDG_CONFIG_HOME": str(work / "config"), "DANCER_LIBRARY": str(work / "lib.sqlite3")}
         os.environ.update(base)
         env, capture = alsa_env(work / "home")
-        env.update({k: base[k] for k in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "DANCER_LIBRARY")})
+        keep = ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "DANCER_LIBRARY")
+        env.update({k: base[k] for k in keep})
 
         # Warm the cache: demo library synthesised and scanned, voice prompts synthesised.
         warm = subprocess.run([py, "-m", "dancer", "session", "--demo", "--seed", "1", "--no-preview",
@@ -155,9 +180,14 @@ def main() -> None:
         for _ in range(3):
             capture.unlink(missing_ok=True)
             t0 = time.time()
-            proc = subprocess.Popen([py, "-m", "dancer", "session", "--demo", "--seed", "1", "--no-preview",
-                                     "--no-checkin"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, text=True)
+            proc = subprocess.Popen(
+                [py, "-m", "dancer", "session", "--demo", "--seed", "1", "--no-preview", "--no-checkin"],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
             first = None
             deadline = time.time() + 60
             while first is None and time.time() < deadline:
@@ -181,15 +211,23 @@ def main() -> None:
         generate_demo(folder, scale=2.0)
         subprocess.run([py, "-m", "dancer", "scan", str(folder)], env=env, capture_output=True, check=True)
         for latency in ("high", "low"):
-            res = subprocess.run([py, "-c", IN_PROCESS_PAUSE, str(folder), latency], env=env, capture_output=True,
-                                 text=True, timeout=120)
+            res = subprocess.run(
+                [py, "-c", IN_PROCESS_PAUSE, str(folder), latency],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             rows = [tuple(map(float, line.split())) for line in res.stdout.splitlines() if line.strip()]
             if rows:
                 app = statistics.median(r[0] for r in rows)
                 dev = statistics.median(r[1] for r in rows)
-                print(f"key-to-audio, pause, --latency {latency:<4} {(app + dev) * 1000:5.0f} ms = key to silent "
-                      f"output {app * 1000:.0f} ms (30 ms fade included) + device latency {dev * 1000:.0f} ms "
-                      f"(target <= 150 ms)")
+                print(
+                    f"key-to-audio, pause, --latency {latency:<4} {(app + dev) * 1000:5.0f} ms "
+                    "= key to silent "
+                    f"output {app * 1000:.0f} ms (30 ms fade included) + device latency {dev * 1000:.0f} ms "
+                    f"(target <= 150 ms)"
+                )
             else:
                 print(f"in-process pause measurement failed: {res.stderr.strip()[-300:]}")
             responses = []

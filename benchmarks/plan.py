@@ -1,7 +1,7 @@
 """Planner speed and quality, against an exhaustive optimum and a greedy baseline measured in the same run.
 
 Prints, for a 60-minute `wave` session from synthetic libraries of 100 / 1,000 / 10,000 / 50,000
-tracks: planning time (median of 3 seeds), plan cost (`dancer.plan.plan_objective`), the cost of a
+tracks: planning time (median of 3 seeds), plan cost (`dancer.plan.objective.plan_objective`), the cost of a
 greedy sort-by-energy baseline placed by the same rules and scored by the same objective, and the
 length error. Then, on small instances (11-14 tracks, 15-30 minutes, three arcs): the planner's cost
 against the exhaustive optimum (branch and bound over the same moves and objective, `exact_plan`).
@@ -24,10 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dancer.arcs import Arc, load_arc  # noqa: E402
 from dancer.model import ENERGY_STEP, Analysis, Plan, Tags, Track  # noqa: E402
-from dancer.plan import _plan, _prepare, exact_plan, make_plan, plan_objective  # noqa: E402
-from dancer.plan_search import FULL, LAST  # noqa: E402
+from dancer.plan.arcs import Arc, load_arc  # noqa: E402
+from dancer.plan.objective import plan_objective  # noqa: E402
+from dancer.plan.planner import _plan, _prepare, exact_plan, make_plan  # noqa: E402
+from dancer.plan.states import FULL, LAST  # noqa: E402
 
 
 @cache

@@ -38,9 +38,9 @@ from alsa_device import alsa_device  # noqa: E402
 
 from dancer.analysis.loudness import integrated_loudness  # noqa: E402
 from dancer.demo import render_pattern  # noqa: E402
-from dancer.library import Library  # noqa: E402
+from dancer.library.store import Library  # noqa: E402
 from dancer.model import Analysis, PhaseSpan, Plan, PlanEntry, Tags, Track  # noqa: E402
-from dancer.playlist import write_plan  # noqa: E402
+from dancer.plan.playlist import write_plan  # noqa: E402
 
 BPM = 124.0
 TRACK_SECONDS = 240.0
@@ -127,8 +127,10 @@ import json, os, sys, time
 from pathlib import Path
 os.sched_setaffinity(0, {0})
 sys.path.insert(0, %(root)r)
-from dancer.commands.play import load_plan
-from dancer.mixer import Mixer, Timeline, render_to_file
+from dancer.plan.build import load_plan
+from dancer.audio.mixer import Mixer
+from dancer.audio.render import render_to_file
+from dancer.audio.timeline import Timeline
 plan = load_plan(Path(sys.argv[1]), Path(sys.argv[2]))
 timeline = Timeline.from_plan(plan)
 mode = sys.argv[3]
@@ -177,9 +179,9 @@ import json, sys, time
 from pathlib import Path
 sys.path.insert(0, %(root)r)
 import numpy as np
-from dancer.commands.play import load_plan
-from dancer.mixer import Timeline
-from dancer.player import Player
+from dancer.plan.build import load_plan
+from dancer.audio.timeline import Timeline
+from dancer.audio.player import Player
 plan = load_plan(Path(sys.argv[1]), Path(sys.argv[2]))
 seconds = float(sys.argv[3])
 with Player(Timeline.from_plan(plan)) as p:

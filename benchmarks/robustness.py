@@ -29,13 +29,18 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "robustness
 
 from hostile_corpus import build_corpus  # noqa: E402
 from hostile_scan import (  # noqa: E402
-    duplicate_keys, integrity, judge, library_rows, reads_can_be_denied, run_hostile_scan,
+    duplicate_keys,
+    integrity,
+    judge,
+    library_rows,
+    reads_can_be_denied,
+    run_hostile_scan,
 )
 from kills import kill_atomic_writes, kill_cycles, make_music  # noqa: E402
 from parser_fuzz import ACCEPTED, CLEAR, FUZZERS, FuzzReport  # noqa: E402
 
 #: Opens (creating and migrating) the library named on the command line, in a fresh process.
-CREATE = "import sys; from dancer.library import Library; Library.open(sys.argv[1]).close()"
+CREATE = "import sys; from dancer.library.store import Library; Library.open(sys.argv[1]).close()"
 
 #: Parser name → a fuzzer ``(examples, seed) -> FuzzReport``: examples run, outcomes (clear errors,
 #: accepted) and failures (an input that raised anything but a one-line `DancerError` naming the file,
@@ -134,7 +139,7 @@ def concurrent(work: Path, rounds: int) -> bool:
 
 
 def repair(work: Path) -> bool:
-    from dancer.repair import repair_library
+    from dancer.library.repair import repair_library
 
     library = work / "shared.sqlite3"
     expected = len(library_rows(library))

@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dancer.decode import open_stream  # noqa: E402
-from dancer.library import Library  # noqa: E402
-from dancer.scan import analyse_file, default_jobs, find_audio, scan_folder  # noqa: E402
+from dancer.library.store import Library  # noqa: E402
+from dancer.library.scan import analyse_file, default_jobs, find_audio, scan_folder  # noqa: E402
 
 PCM_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff")
 
@@ -200,7 +200,7 @@ def peak_memory_60min(work: Path) -> tuple[float, float]:
     # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child of a big parent reports the parent's size.
     rss = "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)"
     idle = f"from dancer.analysis import warm_up; warm_up(); {rss}"
-    busy = (f"from dancer.scan import analyse_file; t = analyse_file({str(path)!r}); "
+    busy = (f"from dancer.library.scan import analyse_file; t = analyse_file({str(path)!r}); "
             f"assert t.error is None, t.error; assert t.duration > 3590, t.duration; {rss}")
     out = []
     for code in (busy, idle):

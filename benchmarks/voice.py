@@ -25,20 +25,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_schedule import make_track  # noqa: E402 - the scheduler tests' synthetic tracks
+from plan_factory import grid_track as make_track  # noqa: E402 - synthetic tracks on a beat grid
 
+from dancer.guide.prompts import load_packs
+from dancer.guide.schedule import PhaseGuide, schedule_cues
+from dancer.guide.voice import EspeakVoice, PiperVoice, VoiceUnavailable
+from dancer.guide.voice_cache import CachedVoice, VoiceCache, speech_seconds
+from dancer.guide.voice_render import VoiceRenderer
 from dancer.model import PhaseSpan, Plan, PlanEntry
-from dancer.prompts import load_packs
-from dancer.prompts.schedule import PhaseGuide, schedule_cues
-from dancer.voice import (
-    CachedVoice,
-    EspeakVoice,
-    PiperVoice,
-    VoiceCache,
-    VoiceRenderer,
-    VoiceUnavailable,
-    speech_seconds,
-)
 
 SAMPLE_TEXTS = (
     "Five",
@@ -123,7 +117,8 @@ def cache_hit(voice: object, root: Path) -> tuple[float, float]:
 
 
 class MixerLoad:
-    """Stands in for playback: renders 48 kHz stereo blocks in real time (two sources, a gain ramp, a resample)."""
+    """Stands in for playback: renders 48 kHz stereo blocks in real time (two sources, a gain ramp,
+    a resample)."""
 
     def __init__(self, block: int = 2048, rate: int = 48000) -> None:
         self.block, self.rate = block, rate
@@ -211,21 +206,25 @@ def main() -> int:
             continue
         load, xrt, per_text = speed(voice)
         print(
-            f"{label}: first synthesis (load) {load:.2f} s, {xrt:.1f}x real time, median {per_text * 1000:.0f} ms/text"
+            f"{label}: first synthesis (load) {load:.2f} s, {xrt:.1f}x real time, "
+            f"median {per_text * 1000:.0f} ms/text"
         )
         with tempfile.TemporaryDirectory() as tmp:
             hit, miss = cache_hit(make(), Path(tmp))
             print(
-                f"{label}: cache hit {hit * 1000:.2f} ms/text vs {miss * 1000:.0f} ms to synthesise ({miss / hit:.0f}x faster)"
+                f"{label}: cache hit {hit * 1000:.2f} ms/text vs {miss * 1000:.0f} ms to synthesise "
+                f"({miss / hit:.0f}x faster)"
             )
         with tempfile.TemporaryDirectory() as tmp:
             r = session_readiness(make(), args.minutes, Path(tmp))
         ok = r["late"] == 0 and r["errors"] == 0
         failed |= not ok
         print(
-            f"{label}: {args.minutes:g}-minute session, {r['cues']:.0f} cues / {r['texts']:.0f} texts from an empty cache "
+            f"{label}: {args.minutes:g}-minute session, {r['cues']:.0f} cues / {r['texts']:.0f} texts "
+            "from an empty cache "
             f"in {r['synthesis_s']:.1f} s alongside a real-time mixer; late cues {r['late']:.0f}, "
-            f"min slack {r['min_slack_s']:.1f} s (first due {r['first_due_s']:.1f} s, ready {r['first_ready_s']:.2f} s), "
+            f"min slack {r['min_slack_s']:.1f} s (first due {r['first_due_s']:.1f} s, "
+            f"ready {r['first_ready_s']:.2f} s), "
             f"all ready at up to {r['headroom_x']:.0f}x playback speed; mixer late blocks "
             f"{r['mixer_late_blocks']:.0f}/{r['mixer_blocks']:.0f} -> {'OK' if ok else 'FAIL'}"
         )

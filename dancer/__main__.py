@@ -1,3 +1,3 @@
-from dancer.cli import main
+from dancer.cli.main import main
 
 main()

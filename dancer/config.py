@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from dancer.errors import ConfigError
-from dancer.tomldata import parse_toml
 from dancer.paths import atomic_write_text, display_path
+from dancer.tomldata import parse_toml
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ def parse_value(name: str, text: str):
     default = f.default
     value: object = text
     if isinstance(default, bool):
-        value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower(), text)
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        value = words.get(text.lower(), text)
     elif isinstance(default, float):
         try:
             value = float(text)

@@ -1,6 +1,6 @@
 """Open any supported audio file and stream float32 blocks.
 
-Public: `AUDIO_EXTENSIONS`, `FFMPEG_EXTENSIONS`, `is_audio_path`, `probe`, `open_stream`, `AudioInfo`.
+Public: `AUDIO_EXTENSIONS`, `FFMPEG_EXTENSIONS`, `probe`, `open_stream`, `AudioInfo`.
 
 soundfile (libsndfile 1.2) reads wav, flac, ogg/vorbis/opus, mp3 and aiff natively; m4a/aac go
 through an ``ffmpeg`` subprocess when it is installed, and so does the rest of a native file
@@ -43,10 +43,6 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def is_audio_path(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS
-
-
 def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 
@@ -57,7 +53,8 @@ def _check_info(path: Path, info: AudioInfo) -> AudioInfo:
     if not 1 <= info.channels <= MAX_CHANNELS:
         raise DecodeError(f"{display_path(path)}: unsupported channel count {info.channels}")
     if info.frames > MAX_SECONDS * info.sample_rate:
-        raise DecodeError(f"{display_path(path)}: declares {info.duration / 3600:.0f} hours of audio; the header looks corrupt")
+        raise DecodeError(f"{display_path(path)}: declares {info.duration / 3600:.0f} hours of audio; the "
+                          f"header looks corrupt")
     return info
 
 
@@ -79,7 +76,8 @@ def probe(path: Path) -> AudioInfo:
     return _check_info(path, AudioInfo(int(i.samplerate), int(i.channels), int(frames)))
 
 
-def open_stream(path: Path, *, block_frames: int = BLOCK_FRAMES, start: float = 0.0) -> tuple[AudioInfo, Iterator]:
+def open_stream(path: Path, *, block_frames: int = BLOCK_FRAMES,
+                start: float = 0.0) -> tuple[AudioInfo, Iterator]:
     """Return the file's `AudioInfo` and an iterator of float32 ``(frames, channels)`` blocks.
 
     ``start`` seeks (seconds) before the first block. Memory stays at one block whatever the
@@ -126,7 +124,8 @@ def _soundfile_blocks(path: Path, f, block_frames: int, start: float) -> Iterato
     # the stream goes on from the last good frame, as a music player would play the file.
     if not ffmpeg_available():
         raise DecodeError(
-            f"{display_path(path)}: decoding failed part-way ({reason}); the file looks cut short or damaged: "
+            f"{display_path(path)}: decoding failed part-way ({reason}); "
+            "the file looks cut short or damaged: "
             "replace it, or install ffmpeg (apt-get install ffmpeg) to read what is there"
         )
     yield from _ffmpeg_blocks(path, AudioInfo(rate, channels, 0), block_frames, position / rate)
@@ -134,7 +133,8 @@ def _soundfile_blocks(path: Path, f, block_frames: int, start: float) -> Iterato
 
 def _ffprobe(path: Path) -> AudioInfo:
     if not ffmpeg_available():
-        raise DecodeError(f"{display_path(path)}: {path.suffix} needs ffmpeg; install it (apt-get install ffmpeg) and rescan")
+        raise DecodeError(f"{display_path(path)}: {path.suffix} needs ffmpeg; install it (apt-get install "
+                          f"ffmpeg) and rescan")
     try:
         out = subprocess.run(
             ["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",

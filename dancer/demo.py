@@ -1,8 +1,9 @@
 """Synthesised demo music: a small library with known tempi, loudness and character.
 
-Numpy only and deterministic for a seed, so a new user can try dancer without music of their own
-and tests can build signals whose beats are known to the sample. Beats sit on the exact grid
-``offset + k * 60 / bpm`` (each onset rounded to its nearest sample, so the error never accumulates).
+Numpy (levels set with `dancer.analysis.loudness`) and deterministic for a seed, so a new user can
+try dancer without music of their own and tests can build signals whose beats are known to the
+sample. Beats sit on the exact grid ``offset + k * 60 / bpm`` (each onset rounded to its nearest
+sample, so the error never accumulates).
 
 Public functions
 ----------------
@@ -21,14 +22,25 @@ from pathlib import Path
 
 import numpy as np
 
+from dancer.analysis.loudness import integrated_loudness
+from dancer.audio.render import RENDER_FORMATS
+
 #: Step characters of a pattern lane and the hit level each one means; anything else is a rest.
 LEVELS: Mapping[str, float] = {"X": 1.0, "x": 0.8, "o": 0.4}
-ARTIST = "Demo Ensemble"
 #: One invented artist per track, so the planner's no-artist-twice-in-a-row rule has room to work.
-ARTISTS = ("Haze Choir", "Glass Harbour", "The Tidewalkers", "Heartbeat Club", "Sol de Barrio", "Lagos Step Crew",
-           "Kingston Roll Sound", "Warehouse Light", "Night Engine Unit")
-_FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
-            "mp3": ("MP3", "MPEG_LAYER_III")}
+ARTISTS = (
+    "Haze Choir",
+    "Glass Harbour",
+    "The Tidewalkers",
+    "Heartbeat Club",
+    "Sol de Barrio",
+    "Lagos Step Crew",
+    "Kingston Roll Sound",
+    "Warehouse Light",
+    "Night Engine Unit",
+)
+#: extension → (libsndfile format, subtype): what dancer renders to, and MP3 for variety.
+_FORMATS = {**{suffix[1:]: fmt for suffix, fmt in RENDER_FORMATS.items()}, "mp3": ("MP3", "MPEG_LAYER_III")}
 #: libsndfile's Vorbis encoder crashes on one very large write, so files are written in blocks.
 _BLOCK = 65536
 _TABLE_SIZE = 4096
@@ -354,37 +366,6 @@ def _groove(spec: _Spec, seconds: float, sr: int, seed: int) -> np.ndarray:
                      center + 0.8 * sides + bass + 0.2 * stabs + 0.15 * echo], axis=1)
 
 
-def _k_weight(freqs: np.ndarray, sr: int) -> np.ndarray:
-    """|H|² of the BS.1770 K-weighting (shelf + high-pass) at ``freqs`` (Hz), for any rate."""
-    z = np.exp(-2j * np.pi * freqs / sr)
-    a = 10 ** (3.99984385397 / 40)
-    w, q = 2 * np.pi * 1681.9744509555319 / sr, 0.7071752369554193
-    c, s = np.cos(w), np.sqrt(a) * np.sin(w) / q
-    shelf = (a * (a + 1 + (a - 1) * c + s), -2 * a * (a - 1 + (a + 1) * c), a * (a + 1 + (a - 1) * c - s),
-             a + 1 - (a - 1) * c + s, 2 * (a - 1 - (a + 1) * c), a + 1 - (a - 1) * c - s)
-    w, q = 2 * np.pi * 38.13547087613982 / sr, 0.5003270373253953
-    c, alpha = np.cos(w), np.sin(w) / (2 * q)
-    high_pass = ((1 + c) / 2, -(1 + c), (1 + c) / 2, 1 + alpha, -2 * c, 1 - alpha)
-    power = np.ones(len(freqs))
-    for b0, b1, b2, a0, a1, a2 in (shelf, high_pass):
-        power *= np.abs((b0 + b1 * z + b2 * z**2) / (a0 + a1 * z + a2 * z**2)) ** 2
-    return power
-
-
-def loudness(x: np.ndarray, sr: int) -> float:
-    """Approximate integrated loudness (LUFS) of ``x`` (frames[, channels]): K-weighted, ungated.
-
-    Parseval over FFT blocks stands in for filtering; without BS.1770's gates it reads low on
-    material with silences, so callers measure the music body only.
-    """
-    x = x.reshape(len(x), -1)
-    n = 1 << 15
-    blocks = np.concatenate([x, np.zeros((-len(x) % n, x.shape[1]), x.dtype)]).reshape(-1, n, x.shape[1])
-    weight = _k_weight(np.fft.rfftfreq(n, 1 / sr), sr)[None, :, None]
-    mean_square = 2 * float((np.abs(np.fft.rfft(blocks, axis=1)) ** 2 * weight).sum()) / (n * max(len(x), 1))
-    return -0.691 + 10 * np.log10(max(mean_square, 1e-12))
-
-
 def _soft_clip(x: np.ndarray, knee: float = 0.6, ceiling: float = 0.97) -> np.ndarray:
     room = ceiling - knee
     return np.where(np.abs(x) <= knee, x, np.sign(x) * (knee + room * np.tanh((np.abs(x) - knee) / room)))
@@ -412,7 +393,7 @@ def _render(spec: _Spec, scale: float, seed: int) -> np.ndarray:
     fade = int(spec.fade * spec.sr)
     if fade:
         music[-fade:] *= (0.5 * (1 + np.cos(np.pi * np.arange(fade) / fade)))[:, None]
-    music = _master(music, spec.lufs - loudness(music[: len(music) - fade], spec.sr))
+    music = _master(music, spec.lufs - integrated_loudness(music[: len(music) - fade], spec.sr))
     return np.concatenate([np.zeros((int(round(spec.lead_in * spec.sr)), music.shape[1]), np.float32), music])
 
 
@@ -447,7 +428,24 @@ def generate_demo(out_dir: Path, *, seed: int = 7, scale: float = 1.0) -> list[D
         audio = _render(spec, scale, seed * 1000 + i)
         file = f"{i + 1:02d}-{spec.title.lower().replace(' ', '-')}.{spec.ext}"
         _write(out_dir / file, audio, spec.sr, spec.ext, spec.title, ARTISTS[i], spec.genre)
-        tracks.append(DemoTrack(file, out_dir / file, spec.title, ARTISTS[i], spec.bpm, 4, spec.genre, spec.style,
-                                spec.ext, len(audio) / spec.sr, spec.character, spec.sr, spec.channels,
-                                float(spec.lufs), spec.lead_in, float(spec.fade)))
+        tracks.append(
+            DemoTrack(
+                file,
+                out_dir / file,
+                spec.title,
+                ARTISTS[i],
+                spec.bpm,
+                4,
+                spec.genre,
+                spec.style,
+                spec.ext,
+                len(audio) / spec.sr,
+                spec.character,
+                spec.sr,
+                spec.channels,
+                float(spec.lufs),
+                spec.lead_in,
+                float(spec.fade),
+            )
+        )
     return tracks

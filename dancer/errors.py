@@ -21,3 +21,8 @@ class ConfigError(DancerError):
 
 class DeviceError(DancerError):
     """No usable audio output device, or the device failed."""
+
+
+class Interrupted(Exception):
+    """The user stopped the work (Ctrl-C, or quit mid-way); exit code 130. The message, if any, says
+    what was kept and how to continue."""

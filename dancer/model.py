@@ -152,6 +152,8 @@ class Plan:
     phases: tuple[PhaseSpan, ...]
     objective: float = 0.0
     warnings: tuple[str, ...] = ()
+    #: The arc's file when it came from one (not a built-in or user arc found by name), absolute.
+    arc_file: str = ""
 
     @property
     def length(self) -> float:

@@ -1,6 +1,6 @@
-"""File-system helpers every module needs: printable paths and atomic writes.
+"""File-system helpers every module needs: printable paths, atomic writes, the user data folder.
 
-Public: `display_path`, `path_key`, `atomic_write_bytes`, `atomic_write_text`.
+Public: `display_path`, `path_key`, `atomic_write_bytes`, `atomic_write_text`, `user_data_dir`.
 """
 
 from __future__ import annotations
@@ -78,3 +78,10 @@ def glob_escape(name: str) -> str:
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def user_data_dir() -> Path:
+    """dancer's folder in the platform's user data dir (library, session plans, demo music)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("dancer", appauthor=False))

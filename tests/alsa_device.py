@@ -3,16 +3,20 @@
 `alsa_device` writes an ``.asoundrc`` whose default PCM is ALSA's ``file`` plugin piped into
 `alsa_pacer.py`, which consumes the audio at a device's pace (optionally faster) and keeps
 what arrived. PortAudio, and so sounddevice and dancer's player, see an ordinary ALSA device;
-the capture is exactly what was played. Used by ``tests/test_player.py``,
-``tests/test_session.py``, ``benchmarks/cli.py`` and ``benchmarks/playback.py``.
+the capture is exactly what was played. Used by ``tests/audio/test_player.py``,
+``tests/session/test_session.py``, ``benchmarks/cli.py`` and ``benchmarks/playback.py``.
 """
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 import sys
 from pathlib import Path
+
+import pytest
+from synth import SR
 
 PACER = Path(__file__).with_name("alsa_pacer.py")
 #: Bytes per stereo frame of each ALSA sample format the device can be set to.
@@ -81,3 +85,17 @@ def alsa_device(
     env = {**os.environ, "HOME": str(home)}
     env.pop("ALSA_CONFIG_PATH", None)
     return env, capture
+
+
+needs_portaudio = pytest.mark.skipif(ctypes.util.find_library("portaudio") is None,
+                                     reason="libportaudio2 is not installed")
+
+
+#: How much faster than real time the fake device consumes audio (keeps the tests short).
+PACE = 4
+
+
+def alsa_home(tmp_path: Path, *, limit_frames: int = 0) -> tuple[dict, Path]:
+    """An environment whose default ALSA device captures float32 stereo at ``SR`` (`alsa_device`),
+    ``PACE`` times faster than real time; it vanishes after ``limit_frames`` when given."""
+    return alsa_device(tmp_path / "alsa-home", rate=SR, pace=PACE, limit_frames=limit_frames)

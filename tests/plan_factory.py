@@ -1,12 +1,13 @@
-"""Synthetic analysed tracks for the planner, playlist and preview tests: beats on a grid,
-downbeats every bar, phrases every 8 beats from the first downbeat, a flat energy curve."""
+"""Synthetic analysed tracks (no audio behind them, or a tiny WAV from `synth`) for the planner,
+playlist, preview and scheduler tests: beats on a grid, downbeats every bar, phrases every 8
+beats from the first downbeat, a flat energy curve."""
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
+from synth import write_wav
 
 from dancer.model import ENERGY_STEP, Analysis, Tags, Track
 
@@ -90,20 +91,37 @@ def make_library(
     return tracks
 
 
-def write_wav(path: Path, seconds: float = 0.2, rate: int = 8000) -> None:
-    """A short quiet mono WAV (what players need to open a file; the analysis above is synthetic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = (np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate) * 3000).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(frames.tobytes())
-
-
 def library_on_disk(folder: Path, n: int, *, seed: int = 0) -> list[Track]:
     """`make_library` under ``folder`` with a real (tiny) audio file behind every track."""
     tracks = make_library(n, seed=seed, folder=str(folder))
     for track in tracks:
         write_wav(Path(track.path))
     return tracks
+
+
+def grid_track(
+    bpm: float | None, duration: float, *, first_beat: float = 0.23, meter: int = 4, name: str = "t"
+) -> Track:
+    beats: tuple[float, ...] = ()
+    if bpm is not None:
+        beats = tuple(float(b) for b in np.arange(first_beat, duration, 60.0 / bpm))
+    analysis = Analysis(
+        duration=duration,
+        sample_rate=44100,
+        channels=2,
+        bpm=bpm,
+        bpm_confidence=0.9 if bpm else 0.0,
+        beatless=bpm is None,
+        beats=beats,
+        downbeats=beats[::meter],
+        phrases=beats[:: 2 * meter],
+        meter=meter,
+        loudness_lufs=-14.0,
+        peak_db=-1.0,
+        true_peak_db=-1.0,
+        energy=0.5,
+        energy_curve=(),
+        cue_in=0.0,
+        cue_out=duration,
+    )
+    return Track(path=f"/music/{name}.flac", size=1, mtime=0.0, tags=Tags(title=name), analysis=analysis)

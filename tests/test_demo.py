@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from dancer.commands.demo import demo
+from dancer.analysis.loudness import integrated_loudness
+from dancer.cli.main import cli
 from dancer.demo import (
     DemoTrack,
     beat_times,
@@ -16,7 +16,6 @@ from dancer.demo import (
     drum_kit,
     generate_demo,
     hit_times,
-    loudness,
     render_pattern,
 )
 
@@ -125,7 +124,7 @@ def test_loudness_matches_the_targets_and_nothing_clips(library):
     for track in library:
         y, sr = sf.read(str(track.path), dtype="float32", always_2d=True)
         body = y[int(track.lead_in * sr) : len(y) - int(track.fade_out * sr)]
-        assert abs(loudness(body, sr) - track.loudness_lufs) < 1.0, track.file
+        assert abs(integrated_loudness(body, sr) - track.loudness_lufs) < 1.0, track.file
         assert np.max(np.abs(y)) < 1.0
 
 
@@ -176,7 +175,7 @@ def test_scale_stretches_and_must_be_positive(tmp_path):
 
 def test_cli_writes_the_library_and_lists_it(tmp_path):
     out = tmp_path / "music"
-    result = CliRunner().invoke(demo, ["--out", str(out), "--seed", "3", "--scale", "0.2"])
+    result = CliRunner().invoke(cli, ["demo", "--out", str(out), "--seed", "3", "--scale", "0.2"])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     files = sorted(p.name for p in out.iterdir())
@@ -190,7 +189,7 @@ def test_cli_writes_the_library_and_lists_it(tmp_path):
 def test_cli_reports_an_unwritable_folder_in_one_line(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = CliRunner().invoke(demo, ["--out", str(blocker / "sub")])
+    result = CliRunner().invoke(cli, ["demo", "--out", str(blocker / "sub")])
     assert result.exit_code == 1
     assert str(blocker / "sub") in result.output
     assert len(result.output.strip().splitlines()) == 1

@@ -1,4 +1,4 @@
-"""Scan workers that misbehave on purpose, swapped in for `dancer.scan._worker_main` by tests.
+"""Scan workers that misbehave on purpose, swapped in for `dancer.library.scan._worker_main` by tests.
 
 Spawned workers import their target by module and name, and spawn hands the parent's
 ``sys.path`` to the child, so these functions run for real in the worker processes.
@@ -19,7 +19,7 @@ def never_starts(tasks, results) -> None:
 def crashes_on_marked_files(tasks, results) -> None:
     """A real analyser, except that files named ``*crash*`` segfault it and ``*torn*`` kill it
     half-way through sending a large message (the moment a shared queue's lock would be held)."""
-    from dancer.scan import analyse_file
+    from dancer.library.scan import analyse_file
 
     results.send(("ready", None))
     while True:

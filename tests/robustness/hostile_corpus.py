@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from conftest import click_signal, write_audio
+from synth import click_signal, write_audio
 
 GOOD, BAD, EITHER, SKIPPED, IGNORED = "good", "bad", "either", "skipped", "ignored"
 SECONDS = 3.0

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _DRIVER = """
 import json, os, resource, sys, time
-from dancer import scan
-from dancer.library import Library
+from dancer.library import scan
+from dancer.library.store import Library
 folder, library, floor, jobs = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 scan.TASK_FLOOR_SECONDS = floor
 with Library.open(library) as lib:

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from conftest import click_signal, write_audio
+from synth import click_signal, write_audio
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE = 22050
@@ -111,7 +110,7 @@ def kill_cycles(folder: Path, library: Path, *, cycles: int = 10, seed: int = 8,
     ``kill -9`` or the OOM killer would: its workers must exit by themselves.
     """
     from dancer.errors import LibraryError
-    from dancer.library import Library
+    from dancer.library.store import Library
 
     rng = np.random.default_rng(seed)
     startup = seconds_to_first_file(folder, jobs)

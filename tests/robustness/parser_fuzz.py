@@ -34,11 +34,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from dancer.arcs import load_arc, parse_arc
 from dancer.config import load_config, parse_config
 from dancer.errors import DancerError
-from dancer.playlist import format_plan, read_plan
-from dancer.prompts import load_packs, parse_pack
+from dancer.guide.prompts import load_packs, parse_pack
+from dancer.plan.arcs import load_arc, parse_arc
+from dancer.plan.playlist import format_plan, read_plan
 
 ACCEPTED = "accepted"
 CLEAR = "clear error"
@@ -461,7 +461,7 @@ def judge_pack(data: str | bytes, folder: Path) -> str:
     except DancerError as exc:
         check_message(exc, source)
         return CLEAR
-    for prompt in prompts:  # formatted the way dancer.prompts.schedule formats them
+    for prompt in prompts:  # formatted the way dancer.guide.schedule formats them
         assert all(SLUG.fullmatch(n) for n in (prompt.id, *prompt.tags)), f"accepted a bad id/tag: {prompt}"
         if prompt.kind == "phase":
             prompt.text.format(title="Arrive")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
-from conftest import click_signal, write_audio
-from dancer.library import Library
-from dancer.repair import remembered_folders
 from hostile_scan import duplicate_keys, integrity, library_rows
+from synth import click_signal, write_audio
+
+from dancer.library.folders import remembered_folders
+from dancer.library.store import Library
 
 
 def _scan(folder, library) -> subprocess.Popen:
@@ -45,11 +45,13 @@ def test_two_scans_of_one_library_at_once(tmp_path):
 
 
 def test_processes_creating_one_library_at_once(tmp_path):
-    code = "import sys; from dancer.library import Library; Library.open(sys.argv[1]).close()"
+    code = "import sys; from dancer.library.store import Library; Library.open(sys.argv[1]).close()"
     for round_ in range(20):
         library = tmp_path / f"lib{round_}.sqlite3"
-        procs = [subprocess.Popen([sys.executable, "-c", code, str(library)], stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code, str(library)], stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
         for p in procs:
             _, err = p.communicate(timeout=120)
             assert p.returncode == 0, f"round {round_}: {err.strip().splitlines()[-1]}"

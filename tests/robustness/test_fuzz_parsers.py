@@ -20,11 +20,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from dancer.config import FIELDS, Config, load_config, parse_value, save_config
-from dancer.errors import ConfigError
-from dancer.model import PhaseSpan, Plan, PlanEntry, Tags, Track
-from dancer.playlist import read_plan, write_plan
 from parser_fuzz import (
     ACCEPTED,
     CLEAR,
@@ -40,6 +35,11 @@ from parser_fuzz import (
     playlist_inputs,
     toml_document,
 )
+
+from dancer.config import FIELDS, Config, load_config, parse_value, save_config
+from dancer.errors import ConfigError
+from dancer.model import PhaseSpan, Plan, PlanEntry, Tags, Track
+from dancer.plan.playlist import read_plan, write_plan
 
 HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 

@@ -6,15 +6,16 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 import fake_workers
-from conftest import click_signal, run_dancer, write_audio
-from dancer import scan as scan_mod
-from dancer.library import Library
-from dancer.scan import analyse_file, scan_folder
+import pytest
+from cli_process import run_dancer
 from hostile_corpus import build_corpus
 from hostile_scan import judge, reads_can_be_denied, run_hostile_scan
+from synth import click_signal, write_audio
+
+from dancer.library import scan as scan_mod
+from dancer.library.scan import analyse_file, scan_folder
+from dancer.library.store import Library
 
 SEED = 8
 #: Peak RSS of one worker; an idle one is ~130 MB (numpy, scipy, numba, librosa).

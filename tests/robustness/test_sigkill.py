@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
-from conftest import run_dancer
+import pytest
+from cli_process import run_dancer
 from hostile_scan import duplicate_keys, integrity, library_rows
 from kills import kill_atomic_writes, kill_cycles, make_music
 
 
+@pytest.mark.slow
 def test_scan_killed_at_random_moments_leaves_a_sound_library_and_no_orphans(tmp_path):
     music = tmp_path / "music"
     files = make_music(music)

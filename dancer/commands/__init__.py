@@ -1,1 +1,0 @@
-"""Click commands, one module per concept; heavy imports stay inside command bodies."""
