@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dancer.decode import open_stream  # noqa: E402
-from dancer.library.store import Library  # noqa: E402
 from dancer.library.scan import analyse_file, default_jobs, find_audio, scan_folder  # noqa: E402
+from dancer.library.store import Library  # noqa: E402
 
 PCM_SUFFIXES = (".wav", ".wave", ".flac", ".aif", ".aiff")
 

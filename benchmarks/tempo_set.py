@@ -327,7 +327,8 @@ def _random_genre(style: _Genre, rng: np.random.Generator) -> _Genre:
     drums = {36: "".join(kick), int(rng.choice(_BACKBEAT)): "".join(backbeat), int(rng.choice(_HATS)): hats}
     if rng.random() < 0.5:
         drums[int(rng.choice(_PERCUSSION))] = _lane(rng, steps, 0.25)
-    chords = (style.chords, _lane(rng, steps, 0.2, first=True), ("..x." * steps)[:steps])[int(rng.integers(0, 3))]
+    choices = (style.chords, _lane(rng, steps, 0.2, first=True), ("..x." * steps)[:steps])
+    chords = choices[int(rng.integers(0, 3))]
     swung = style.name in ("hiphop", "afrobeats", "dancehall")
     return _Genre(style.name, style.bpm, (drums,), _lane(rng, steps, 0.2, first=True), chords,
                   (int(rng.choice(_BASSES)), int(rng.choice(_CHORD_PROGRAMS)), int(rng.choice(_LEADS))),

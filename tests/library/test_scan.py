@@ -293,7 +293,8 @@ def test_tags_are_read_and_fall_back_to_the_file_name(tmp_path, ext):
 def test_worker_warm_up_pays_the_imports_and_the_jit_before_the_first_file():
     """librosa's imports and numba's compilation (seconds) happen once, at a worker's start."""
     code = (
-        "import sys, time; import numpy as np; from dancer.analysis import analyse_blocks, warm_up; warm_up(); "
+        "import sys, time; import numpy as np; "
+        "from dancer.analysis import analyse_blocks, warm_up; warm_up(); "
         "n = 22050 * 6; y = (np.sin(np.arange(n) * 0.05) * (np.arange(n) % 11025 < 900)).astype('float32'); "
         "t = time.process_time(); analyse_blocks([y[:, None]], sample_rate=22050, channels=1); "
         "print(time.process_time() - t, 'numba' in sys.modules and 'librosa' in sys.modules)"
