@@ -222,7 +222,14 @@ class FeatureExtractor:
             return np.ascontiguousarray(block)
         if block.ndim != 2 or block.shape[1] != self.channels:
             raise ValueError(f"block shape {block.shape} does not match {self.channels} channels")
-        return np.ascontiguousarray(block.mean(axis=1, dtype=np.float32))
+        if self.channels == 1:
+            return np.array(block[:, 0], dtype=np.float32)
+        # A column loop: numpy's reduction along a short last axis is ~10x slower.
+        mono = np.add(block[:, 0], block[:, 1], dtype=np.float32)
+        for channel in range(2, self.channels):
+            mono += block[:, channel]
+        mono *= np.float32(1.0 / self.channels)
+        return mono
 
     def _push(self, samples: np.ndarray, *, flush: bool = False) -> None:
         if samples.size:

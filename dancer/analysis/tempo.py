@@ -118,6 +118,8 @@ SOFT_ATTACK = 0.3
 #: centred 93-ms Hann frame rises fastest while the attack is still ahead of the centre.
 #: Measured on click tracks (sampled drums render ~10 ms later); added to beat times.
 ONSET_LEAD = 0.019
+#: Share of tracked beats on the fitted grid for its period to replace the autocorrelation's.
+MIN_GRID_INLIERS = 0.6
 #: Onset bands (of `features.BAND_EDGES`) that make up the accent: everything below 3.5 kHz.
 ACCENT_BANDS = 4
 
@@ -223,11 +225,15 @@ def tempo_from_envelopes(
         beats = track_beats(evidence.tracking, period=refined)
     period = refined
     grid = fit_beat_grid(beats, period=period)
-    if grid is not None and abs(grid.period / period - 1) < 0.08:
-        period = grid.period
+    # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
+    # the confidence (a tracker that wanders on a loose recording is no reason for "beatless").
     confidence, beatless = _confidence(acf, period=period, grid=grid, attack=evidence.attack)
     if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
+    # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked
+    # beats wander off is no better than the autocorrelation's period.
+    if grid.inliers >= MIN_GRID_INLIERS and abs(grid.period / period - 1) < 0.02:
+        period = grid.period
 
     pulse, kick = evidence.accent, evidence.kick
     # The tracker can lock a sixteenth off the beat when offbeat stabs or shakers dominate;
