@@ -183,3 +183,132 @@ def speech_like(seconds: float = 2.0, *, sr: int = SR, seed: int = 0) -> np.ndar
     voiced = np.sin(2 * np.pi * 160 * t) + 0.5 * np.sin(2 * np.pi * 320 * t)
     voiced += 0.3 * rng.standard_normal(len(t))
     return (0.2 * syllables * voiced).astype(np.float32)
+
+
+# -- drum patterns at 22 050 Hz for the analysis tests ------------------------------------------
+
+DRUM_SR = 22050
+
+
+def drum_sound(kind: str, rng: np.random.Generator, sr: int = DRUM_SR) -> np.ndarray:
+    t = np.arange(int(0.12 * sr)) / sr
+    if kind == "kick":
+        return np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
+    if kind == "snare":
+        return (0.6 * rng.standard_normal(t.size) + np.sin(2 * np.pi * 190 * t)) * np.exp(-t * 30) * 0.7
+    if kind == "hat":
+        return np.diff(rng.standard_normal(t.size + 2), 2) / 4 * np.exp(-t * 120)
+    if kind == "bass":
+        return 0.6 * np.sin(2 * np.pi * 55 * t) * np.exp(-t * 8)
+    return np.sin(2 * np.pi * 1000 * t) * np.exp(-t * 60)  # click
+
+
+def drum_render(
+    events: list[tuple[float, str, float]],
+    seconds: float,
+    sr: int = DRUM_SR,
+    seed: int = 0,
+    *,
+    sound=None,
+    level: float = 0.4,
+) -> np.ndarray:
+    """Sum ``sound(kind, rng) * gain`` (this module's drum sounds by default) at each (time, kind,
+    gain), cut at ``seconds``, times ``level``."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros(int(seconds * sr))
+    for time, kind, gain in events:
+        b = (drum_sound(kind, rng, sr) if sound is None else sound(kind, rng)) * gain
+        i = int(round(time * sr))
+        if i < y.size:
+            y[i : i + b.size] += b[: y.size - i]
+    return (level * y).astype(np.float32)
+
+
+def clicks(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    period = 60.0 / bpm
+    events = [(offset + k * period, "click", 1.0) for k in range(int(seconds / period) + 1)]
+    return drum_render(events, seconds)
+
+
+def accented_clicks(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Clicks with every fourth one louder and lower, as a metronome marks the bar."""
+    rng = np.random.default_rng(1)
+    period = 60.0 / bpm
+    t = np.arange(int(0.03 * DRUM_SR)) / DRUM_SR
+    y = np.zeros(int(seconds * DRUM_SR))
+    for k in range(int(seconds / period) + 1):
+        down = k % 4 == 0
+        burst = (1.0 if down else 0.6) * np.exp(-t / 0.008)
+        tone = np.sin(2 * np.pi * (800 if down else 1600) * t)
+        burst = burst * (0.6 * tone + 0.4 * rng.standard_normal(t.size))
+        i = int(round((offset + k * period) * DRUM_SR))
+        y[i : i + t.size] += burst[: max(0, y.size - i)]
+    return (0.4 * y).astype(np.float32)
+
+
+def pattern(bpm: float, style: str, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Drum patterns in beats: ``house`` four-on-the-floor with offbeat hats and a 2/4 clap,
+    ``hiphop`` kick 1 & 3 / snare 2 & 4 / eighth hats, ``ballad`` kick on 1 and snare on 3 with
+    quarter hats, ``waltz`` 3/4 kick on one and snares on two and three."""
+    period = 60.0 / bpm
+    meter = 3 if style == "waltz" else 4
+    events = []
+    for k in range(int(seconds / period) + 1):
+        t, pos = offset + k * period, k % meter
+        if style == "house":
+            events += [(t, "kick", 1.0), (t + period / 2, "hat", 1.0)]
+            if pos in (1, 3):
+                events.append((t, "snare", 0.8))
+        elif style == "hiphop":
+            if pos in (0, 2):
+                events.append((t, "kick", 1.0))
+            if pos in (1, 3):
+                events.append((t, "snare", 1.0))
+            events += [(t, "hat", 0.8), (t + period / 2, "hat", 0.5)]
+        elif style == "ballad":
+            kind, gain = {0: ("kick", 1.0), 2: ("snare", 0.9)}.get(pos, ("hat", 0.5))
+            events.append((t, kind, gain))
+        elif style == "waltz":
+            events.append((t, "kick", 1.0) if pos == 0 else (t, "snare", 0.5))
+    return drum_render(events, seconds)
+
+
+def dense_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Hats on every sixteenth, kick on one, the "and" of two and three (3+3+2 sixteenths), snare
+    on two and four: the contrasts look alike at the beat and at its eighth notes."""
+    step = 60.0 / bpm / 4
+    events = []
+    for s in range(int((seconds - offset) / step) + 1):
+        t, i = offset + s * step, s % 16
+        if i in (0, 6, 8):
+            events.append((t, "kick", 1.0))
+        if i in (4, 12):
+            events.append((t, "snare", 1.0))
+        events.append((t, "hat", 0.9 if i % 2 == 0 else 0.7))
+    return drum_render(events, seconds)
+
+
+def plain_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Issue #12's plain groove: kick and a bass note on every beat, snare on two and four,
+    closed hat on the off-beat eighths."""
+    period = 60.0 / bpm
+    events = []
+    for k in range(int(seconds / period) + 1):
+        t = offset + k * period
+        events += [(t, "kick", 1.0), (t, "bass", 1.0), (t + period / 2, "hat", 0.8)]
+        if k % 4 in (1, 3):
+            events.append((t, "snare", 1.0))
+    return drum_render(events, seconds)
+
+
+def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
+    """A sustained chord with slow swells and no attacks."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * DRUM_SR)) / DRUM_SR
+    y = sum(
+        np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
+        * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t))
+        for f in (220.0, 277.2, 329.6, 440.0, 554.4)
+    )
+    fade = np.minimum(1, t / 3) * np.minimum(1, (seconds - t) / 3)
+    return (0.1 * y * fade).astype(np.float32)

@@ -96,26 +96,8 @@ def test_find_cycle_finds_one() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-#: ``dancer.analysis`` and its stages import each other through ``load_compiled``; #12 rebuilds the
-#: package on librosa without it. Until then the cycle test leaves edges inside it out (and the
-#: test below reports them); drop this and the xfail when #12 lands.
-REBUILDING = "dancer.analysis"
-
-
-def _inside(name: str, package: str) -> bool:
-    return name == package or name.startswith(package + ".")
-
-
 def test_no_import_cycles() -> None:
-    graph = {a: {b for b in bs if not (_inside(a, REBUILDING) and _inside(b, REBUILDING))}
-             for a, bs in GRAPH.items()}
-    cycle = find_cycle(graph)
-    assert cycle is None, "import cycle: " + " → ".join(cycle or ())
-
-
-@pytest.mark.xfail(reason="#12 removes dancer.analysis.load_compiled", strict=False)
-def test_no_import_cycles_inside_analysis() -> None:
-    cycle = find_cycle({a: bs for a, bs in GRAPH.items() if _inside(a, REBUILDING)})
+    cycle = find_cycle(GRAPH)
     assert cycle is None, "import cycle: " + " → ".join(cycle or ())
 
 

@@ -1,6 +1,6 @@
 """Track analysis: pure functions on arrays, plus one streaming driver that feeds them.
 
-Public: `analyse_blocks` (decoded blocks → `Analysis`), `warm_up`, `load_compiled`, `MIN_SECONDS`.
+Public: `analyse_blocks` (decoded blocks → `Analysis`), `warm_up`, `MIN_SECONDS`.
 
 Modules:
 - `features`: streaming STFT features (onset envelopes, RMS, brightness) at ~43 frames/s;
@@ -15,12 +15,7 @@ track's length: only per-frame features (~43 per second) are kept.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
 from collections.abc import Iterable
-from types import ModuleType
 
 import numpy as np
 
@@ -35,7 +30,9 @@ MAX_NONFINITE_SHARE = 0.5
 MAX_SAMPLE = 1e4
 
 
-def analyse_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, name: str = "") -> Analysis:
+def analyse_blocks(
+    blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, name: str = ""
+) -> Analysis:
     """Analyse a decoded signal given as float32 ``(frames, channels)`` blocks.
 
     Raises `DecodeError` (naming ``name``) for material that cannot be analysed: shorter than
@@ -69,7 +66,9 @@ def analyse_blocks(blocks: Iterable[np.ndarray], *, sample_rate: int, channels: 
     if frames and nonfinite > MAX_NONFINITE_SHARE * frames * channels:
         raise DecodeError(f"{label}: most samples are NaN or infinite; the file is damaged")
     if duration < MIN_SECONDS:
-        raise DecodeError(f"{label}: too short to dance to ({duration:.2f} s; dancer needs at least {MIN_SECONDS:g} s)")
+        raise DecodeError(
+            f"{label}: too short to dance to ({duration:.2f} s; dancer needs at least {MIN_SECONDS:g} s)"
+        )
 
     features = extractor.finish()
     loud = meter.result()
@@ -115,37 +114,3 @@ def warm_up() -> None:
         analyse_blocks([y], sample_rate=sr, channels=1)
     except DecodeError:
         pass
-
-
-def load_compiled(name: str) -> ModuleType | None:
-    """The compiled extension module ``name`` (dotted), loaded without its package's ``__init__``.
-
-    ``import scipy.signal`` also imports scipy.stats, .optimize and .interpolate (0.35 s) and
-    ``import scipy.fft`` 0.13 s, while the one compiled kernel each analysis module calls loads
-    in milliseconds; every scan worker would pay those imports before its first file. The module
-    is registered under its own name, so a later ordinary import of the package reuses it (a
-    Cython module refuses to be loaded twice). These are private modules of other projects:
-    returns None when the file is missing or will not load, and callers fall back to the public
-    function.
-    """
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    top, *middle, leaf = name.split(".")
-    try:
-        package = importlib.util.find_spec(top)
-        roots = list(package.submodule_search_locations or []) if package else []
-        for root in roots:
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-                path = os.path.join(root, *middle, leaf + suffix)
-                if not os.path.isfile(path):
-                    continue
-                loader = importlib.machinery.ExtensionFileLoader(name, path)
-                spec = importlib.util.spec_from_file_location(name, path, loader=loader)
-                module = importlib.util.module_from_spec(spec)
-                loader.exec_module(module)
-                sys.modules[name] = module
-                return module
-    except Exception:  # a changed layout or an ABI mismatch: the public import still works
-        sys.modules.pop(name, None)
-    return None

@@ -3,17 +3,13 @@
 Public API
 ----------
 track_beats
-    Dynamic-programming beat tracker (Ellis 2007): beat frames that follow onset peaks while
-    keeping inter-beat intervals near the period; refined to sub-frame times.
+    librosa's dynamic-programming beat tracker at a given period, refined to sub-frame times.
 fit_beat_grid
     Least-squares line through the tracked beats: the average beat period to a small fraction
     of a frame, and how well a steady grid explains the beats.
 sixteenth_shift, shift_beats
     Beat phase among the four sixteenth-note offsets of the tracked grid: the eighth-note grid
     the kick and bass play on, then the stronger accent of its two beats.
-lag_correlation
-    Correlation of beat-synchronous strengths with themselves some beats later: the snare's
-    backbeat repeats every two beats at the dance beat and every four at its eighth notes.
 backbeat_shift
     Whether the beats sit on the offbeat eighth: the snare's two-beat backbeat swings between
     the tracked beats' midpoints rather than the beats.
@@ -36,10 +32,8 @@ __all__ = [
     "BeatGrid",
     "backbeat_shift",
     "bar_phase",
-    "beat_contrast",
     "beat_strengths",
     "fit_beat_grid",
-    "lag_correlation",
     "phrase_phase",
     "phrase_starts",
     "shift_beats",
@@ -47,8 +41,6 @@ __all__ = [
     "track_beats",
 ]
 
-#: Largest |log(gap / period)| the beat tracker considers between consecutive beats (±35%).
-SEARCH_SPAN = 0.3
 #: `sixteenth_shift` moves the beats to the other sixteenth-note grid only when the kick band's
 #: onset strength there exceeds that on the tracked grid by this factor.
 GRID_MARGIN = 1.25
@@ -66,16 +58,16 @@ def track_beats(
 ) -> np.ndarray:
     """Beat positions (fractional frames) that best fit ``envelope`` at ``period`` frames a beat.
 
-    Maximises Σ envelope(b_i) − tightness · Σ log²((b_i − b_{i−1}) / period) by dynamic
-    programming (Ellis 2007, "Beat tracking by dynamic programming", JNMR 36(1)). The frame
-    loop is vectorised in runs as long as the shortest allowed gap (0.74 period), so each run
-    only looks back at finished scores: ~3 numpy steps a beat instead of one per frame.
+    The dynamic-programming tracker is ``librosa.beat.beat_track`` (Ellis 2007, "Beat tracking
+    by dynamic programming", JNMR 36(1)) with the tempo given, so it follows this module's
+    choice of metrical level rather than librosa's own tempo estimate. librosa returns whole
+    frames; dancer adds a parabola through each beat's peak of the tracker's smoothed envelope
+    (`_refine`), so beats are placed to a fraction of a 23 ms frame.
 
     Parameters
     ----------
     envelope : ndarray, shape (n,)
-        Non-negative onset strength, roughly unit scale (its scale sets the meaning of
-        ``tightness``).
+        Non-negative onset strength.
     period : float or ndarray of shape (n,)
         Beat period in frames, global or per frame (for tempo that drifts).
     tightness : float
@@ -84,108 +76,76 @@ def track_beats(
     Returns
     -------
     ndarray, float64
-        Increasing beat positions in frames, refined by a parabola through each peak; empty if
-        the envelope is all zeros or shorter than one period.
+        Increasing beat positions in frames; empty if the envelope is all zeros or shorter
+        than one period.
     """
+    import librosa
+
     envelope = np.asarray(envelope, dtype=np.float64)
     n = envelope.shape[0]
     periods = np.broadcast_to(np.asarray(period, dtype=np.float64), (n,))
     if n == 0 or not np.any(envelope > 0) or n < periods.min():
         return np.zeros(0)
-    local = _local_score(envelope, float(np.median(periods)))
-    score = np.zeros(n)
-    backlink = np.full(n, -1, dtype=np.int64)
-    # Gaps beyond ±SEARCH_SPAN of the period cost tightness·SEARCH_SPAN² ≈ 9 unit onsets: no
-    # chain pays that, so the search (librosa's is P/2..2P) stops there, which also lengthens
-    # the run of frames that can be scored together.
-    shortest = max(1, int(np.floor(periods.min() * np.exp(-SEARCH_SPAN))))
-    longest = int(np.ceil(periods.max() * np.exp(SEARCH_SPAN)))
-    gaps = np.arange(shortest, longest + 1)
-    constant = bool(np.all(periods == periods[0]))
-    if constant:
-        penalty = tightness * np.log(gaps / periods[0]) ** 2
-    # A chain may only start where the music does (a weak first "beat" would anchor the whole
-    # backtrace on noise), as librosa's threshold on the first beat.
-    start = np.where(local > 0.01 * local.max(), local, 0.0)
-    run = np.arange(shortest)
-    # windows[t - longest] is score[t - gaps], gaps in increasing order (so argmax breaks ties
-    # the same way): a view, so it sees the scores that earlier runs wrote.
-    windows = None
-    if constant and gaps.size <= n:
-        windows = np.lib.stride_tricks.sliding_window_view(score, gaps.size)[:, ::-1]
-    t0 = 0
-    while t0 < n:
-        m = min(shortest, n - t0)
-        if windows is not None and t0 >= longest:
-            candidates = windows[t0 - longest : t0 - longest + m] - penalty
-        else:
-            ts = t0 + run[:m]
-            prev = ts[:, None] - gaps[None, :]
-            if constant:
-                cost = penalty[None, :]
-            else:
-                cost = tightness * np.log(gaps[None, :] / periods[ts][:, None]) ** 2
-            candidates = score[np.maximum(prev, 0)] - cost
-            candidates[prev < 0] = -np.inf
-        rows = run[:m]
-        best = candidates.argmax(axis=1)
-        best_score = candidates[rows, best]
-        chain = best_score > 0
-        span = slice(t0, t0 + m)
-        score[span] = np.where(chain, local[span] + best_score, start[span])
-        backlink[span] = np.where(chain, t0 + rows - gaps[best], -1)
-        t0 += shortest
-    last = _last_beat(score, int(round(periods[-1])))
-    beats = []
-    while last >= 0:
-        beats.append(last)
-        last = int(backlink[last])
-    frames = np.array(beats[::-1], dtype=np.int64)
-    frames = _trim(frames, local)
-    return _refine(frames, local)
+    # With sr = 60 and hop 1, librosa's frames per beat (60 · sr / hop / bpm) is the period.
+    bpm = 3600.0 / (periods if np.ndim(period) else float(period))
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=envelope, sr=60.0, hop_length=1, bpm=bpm, tightness=tightness, trim=False
+    )
+    period_frames = float(np.median(periods))
+    local = _local_score(envelope, period_frames)
+    reach = max(1, int(round(period_frames / 16)))
+    return _steady_ends(_refine(_trim(np.asarray(frames, dtype=np.int64), local), local, reach))
 
 
 def _local_score(envelope: np.ndarray, period: float) -> np.ndarray:
-    # A narrow Gaussian smoothing (σ = period / 32, as Ellis) so the tracker prefers the
-    # centre of a smeared onset over its first frame; scaled to unit standard deviation so
-    # ``tightness`` means the same on loud and quiet tracks.
+    # The tracker's own smoothing (a Gaussian of σ = period / 32, as Ellis): a parabola through
+    # its peak finds the centre of a smeared onset.
     half = max(1, int(round(period)))
     x = np.arange(-half, half + 1)
     kernel = np.exp(-0.5 * (x * 32.0 / period) ** 2)
-    smooth = np.convolve(envelope, kernel, mode="same")
-    scale = smooth.std()
-    return smooth / scale if scale > 0 else smooth
-
-
-def _last_beat(score: np.ndarray, period: int) -> int:
-    # The best-scoring local maximum within the last two periods that still reaches half the
-    # median peak score: later is better (more beats), but not a spurious peak in a fade.
-    is_peak = np.r_[False, (score[1:-1] >= score[:-2]) & (score[1:-1] > score[2:]), False]
-    peaks = np.flatnonzero(is_peak & (score > 0))
-    if peaks.size == 0:
-        return int(np.argmax(score)) if score.max() > 0 else -1
-    threshold = 0.5 * np.median(score[peaks])
-    good = peaks[score[peaks] >= threshold]
-    tail = good[good >= good[-1] - 2 * period]
-    return int(tail[np.argmax(score[tail])])
+    return np.convolve(envelope, kernel, mode="same")
 
 
 def _trim(frames: np.ndarray, local: np.ndarray) -> np.ndarray:
-    # Drop leading and trailing beats on weak onsets (fade-ins, silence, a reverb tail), as
-    # librosa's trim: the threshold is half the RMS of the beat-synchronous envelope.
+    """Drop leading and trailing beats on next to nothing (silence, a reverb tail, the beats the
+    tracker extrapolates past the music): below a fifth of the RMS of the beat-synchronous
+    envelope. librosa's own trim cuts at half, which also drops the beats of a quiet intro,
+    and those are where a DJ mixes in."""
     if frames.size == 0:
         return frames
     strength = np.convolve(local[frames], np.hanning(5)[1:-1] / 2, mode="same")
-    threshold = 0.5 * np.sqrt(np.mean(strength**2))
+    threshold = 0.2 * np.sqrt(np.mean(strength**2))
     keep = np.flatnonzero(strength > threshold)
     if keep.size == 0:
         return frames[:0]
     return frames[keep[0] : keep[-1] + 1]
 
 
-def _refine(frames: np.ndarray, local: np.ndarray) -> np.ndarray:
-    # Parabolic interpolation through the peak and its neighbours gives sub-frame beat times;
-    # beats that are not at a local maximum keep their frame.
+def _steady_ends(beats: np.ndarray) -> np.ndarray:
+    """Drop first and last beats more than 6% of a beat off the steady gap.
+
+    The tracker places its end beats with one neighbour only, and past the last onset it
+    extrapolates; such a beat is a guess, and a crossfade must not start on one.
+    """
+    if beats.size > 4:
+        typical = float(np.median(np.diff(beats)))
+        while beats.size > 4 and abs((beats[-1] - beats[-2]) / typical - 1) > 0.06:
+            beats = beats[:-1]
+        while beats.size > 4 and abs((beats[1] - beats[0]) / typical - 1) > 0.06:
+            beats = beats[1:]
+    return beats
+
+
+def _refine(frames: np.ndarray, local: np.ndarray, reach: int = 0) -> np.ndarray:
+    # Each beat first moves to the highest frame within ``reach`` frames (librosa's tracker
+    # works with a whole-frame period, so a beat can sit a frame beside its onset), then a
+    # parabola through that peak and its neighbours gives the sub-frame time; beats that are
+    # not at a local maximum keep their frame.
+    if reach > 0 and frames.size:
+        offsets = np.arange(-reach, reach + 1)
+        window = np.clip(frames[:, None] + offsets[None, :], 0, local.shape[0] - 1)
+        frames = window[np.arange(frames.size), np.argmax(local[window], axis=1)]
+        frames = np.unique(frames)
     out = frames.astype(np.float64)
     inner = (frames > 0) & (frames < local.shape[0] - 1)
     f = frames[inner]
@@ -379,39 +339,6 @@ def beat_strengths(envelope: np.ndarray, beats: np.ndarray, *, radius: int = 3) 
     offsets = np.arange(-radius, radius + 1)
     idx = np.clip(centre[:, None] + offsets[None, :], 0, envelope.shape[0] - 1)
     return envelope[idx].sum(axis=1)
-
-
-def beat_contrast(envelope: np.ndarray, beats: np.ndarray, *, period: float) -> float:
-    """log(on-beat / mid-beat strength) of ``envelope`` for beats tracked at ``period`` (frames).
-
-    Strengths are `beat_strengths` over ±period/10 at each beat and at each midpoint between
-    consecutive beats. Positive when the envelope's events fall on the beats, negative when
-    they fall between them (offbeat hats, a backbeat counted at half tempo); clipped to
-    [-2, 3], past which the emptier side is noise. 0 with fewer than 3 beats.
-    """
-    if beats.size < 3:
-        return 0.0
-    radius = max(1, int(round(period / 10)))
-    middles = 0.5 * (beats[1:] + beats[:-1])
-    on = beat_strengths(envelope, beats[1:], radius=radius).mean()
-    off = beat_strengths(envelope, middles, radius=radius).mean()
-    return float(np.clip(np.log((on + 1e-3) / (off + 1e-3)), -2.0, 3.0))
-
-
-def lag_correlation(strengths: np.ndarray, lag: int) -> float:
-    """Correlation of a beat-synchronous series with itself ``lag`` beats later, -1..1.
-
-    The mean is removed and the products over the overlap are divided by the variance. 0 for
-    a constant series or fewer than ``lag + 8`` beats.
-    """
-    s = np.asarray(strengths, dtype=np.float64)
-    if lag < 1 or s.size < lag + 8:
-        return 0.0
-    s = s - s.mean()
-    variance = float(np.mean(s * s))
-    if variance <= 1e-24:
-        return 0.0
-    return float(np.mean(s[:-lag] * s[lag:]) / variance)
 
 
 def bar_phase(

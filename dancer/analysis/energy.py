@@ -69,7 +69,8 @@ def energy_of_window(onset: np.ndarray, onset_low: np.ndarray, centroid: np.ndar
     punch = float(np.clip(0.5 * (2.0 * low_share) + 0.5 * (np.mean(flatness) * 4.0), 0.0, 1.0))
     c = np.median(centroid)
     bright = float(np.clip(np.log(max(c, 1.0) / 300.0) / np.log(4000.0 / 300.0), 0.0, 1.0))
-    parts = {"drive": drive, "density": density, "punch": punch, "bright": bright, "pace": pace, "pulse": pulse}
+    parts = {"drive": drive, "density": density, "punch": punch, "bright": bright, "pace": pace,
+             "pulse": pulse}
     return float(np.clip(sum(WEIGHTS[k] * v for k, v in parts.items()), 0.0, 1.0))
 
 
@@ -108,9 +109,11 @@ def energy_profile(features, loudness, tempo) -> tuple[float, np.ndarray]:
 
     def score(sl: slice) -> float:
         m = active[sl]
-        return energy_of_window(onset[sl][m], low[sl][m], cen[sl][m], flat[sl][m], peaks[sl][m], fr, pace, pulse)
+        return energy_of_window(onset[sl][m], low[sl][m], cen[sl][m], flat[sl][m], peaks[sl][m], fr, pace,
+                                pulse)
 
     energy = score(slice(0, n))
     step = ENERGY_STEP * fr
-    curve = np.array([score(slice(int(i * step), int((i + 1) * step))) for i in range(curve_len)], dtype=np.float32)
+    curve = np.array([score(slice(int(i * step), int((i + 1) * step))) for i in range(curve_len)],
+                     dtype=np.float32)
     return energy, curve

@@ -34,19 +34,16 @@ damaged files count them themselves.
 Speed: ~1500-2000x real time for 44.1 kHz stereo on one core (``benchmarks/loudness.py``). The
 true-peak search ends in float32 BLAS matrix products small enough that OpenBLAS keeps them on
 the calling thread (`_TruePeak`), so its thread pool never contends with other processes. The
-K-weighting runs scipy's sosfilt kernel, loaded without importing scipy.signal (0.35 s per
-process, see `dancer.analysis.load_compiled`).
+K-weighting runs ``scipy.signal.sosfilt``: librosa has no K-weighting nor a streaming
+BS.1770 meter, which is why this module exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-
-from dancer.analysis import load_compiled
 
 __all__ = [
     "ABSOLUTE_GATE_LUFS",
@@ -315,36 +312,20 @@ class _TruePeak:
         return peak
 
 
-def _load_sosfilt() -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
-    """The kernel behind ``scipy.signal.sosfilt``, without importing scipy.signal (see `load_compiled`).
+def _filter_rows(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
+    """Filter each row of ``x`` in place through the cascade ``sos``, updating ``zi`` in place.
 
-    ``kernel(sos, x, zi)`` filters each row of the C-contiguous ``x`` in place through the
-    cascade ``sos`` and updates ``zi`` (shape ``(rows, sections, 2)``) in place; all three share
-    one dtype. It is scipy's own loop, so the results are sosfilt's to the bit. When the private
-    module is missing or its interface changed, the same thing through the public function.
+    ``zi`` has shape ``(rows, sections, 2)``; all three share one dtype (complex pairs of
+    channels included: the filter is real, so the parts do not mix).
     """
-    module = load_compiled("scipy.signal._sosfilt")
-    kernel = getattr(module, "_sosfilt", None)
-    if kernel is not None:
-        try:
-            probe, state = np.ones((1, 2)), np.zeros((1, 1, 2))
-            kernel(np.array([[1.0, 0.0, 0.0, 1.0, -0.5, 0.0]]), probe, state)
-            if np.allclose(probe, [[1.0, 1.5]]) and np.allclose(state, [[[0.75, 0.0]]]):
-                return kernel
-        except Exception:
-            pass
+    import scipy.signal
 
-    def public(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-        import scipy.signal
-
-        y, zf = scipy.signal.sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 1, 0))
-        x[...] = y
-        zi[...] = np.moveaxis(zf, 0, 1)
-
-    return public
+    y, zf = scipy.signal.sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 1, 0))
+    x[...] = y
+    zi[...] = np.moveaxis(zf, 0, 1)
 
 
-_filter_rows = _load_sosfilt()
+
 
 
 class LoudnessMeter:

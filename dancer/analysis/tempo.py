@@ -11,36 +11,49 @@ tempo_from_envelopes
     The same from bare envelopes and a frame rate (keyword-only), for callers and tests that
     build their own.
 periodicity
-    Mean windowed autocorrelation of an envelope (the tempogram averaged over time).
-pulse_evidence, metrical_levels, comb_salience, level_evidence
-    The stages, exposed for the benchmark's calibration (`benchmarks/tempo_accuracy.py
-    --calibrate`) and for tests.
+    Time-averaged autocorrelation tempogram of an envelope.
+pulse_evidence, metrical_levels, level_scores
+    The stages, exposed for the benchmark and for tests.
 
 Method
 ------
-1. Pulse envelope: the onset strength minus its one-second running mean, half-wave
-   rectified, so sustained loudness changes do not register as periodicity.
-2. Periodicity: autocorrelation in 12-s windows every 3 s, each normalised to its energy and
-   unbiased for the shrinking overlap, averaged (a time-averaged tempogram; Grosche & Müller
-   2011, "Extracting predominant local pulse information from music recordings", IEEE TASLP).
+librosa provides the transforms: the onset envelopes (`features`), the autocorrelation
+(``librosa.autocorrelate`` over ``librosa.util.frame`` windows, a tempogram) and the
+dynamic-programming beat tracker (``librosa.beat.beat_track``, run at a period chosen here).
+librosa's own tempo estimate is the tempogram's peak weighted by a log-normal prior; it has no
+notion of which metrical level a dancer would count, and no way to say that there is no beat.
+That is what this module adds:
+
+1. Pulse envelopes: each band's onset strength minus its one-second running mean, half-wave
+   rectified. The *accent* sums the four bands below 3.5 kHz (kick, bass and snare body, low
+   mids, snare crack): the instruments that mark beats. Hi-hats and cymbals, which mostly
+   subdivide them, are left out of it.
+2. Periodicity: the accent's autocorrelation in 12-s windows every 3 s, each normalised to its
+   energy, averaged (Grosche & Müller 2011).
 3. Metrical levels: the strongest comb-salience peaks (periodicity summed at 1–4 times a lag)
-   seed octave families; their members in 45–250 BPM are the candidate beat periods.
-4. Octave decision: beats are tracked at every candidate, and a linear evidence model over
-   tempo-invariant measurements (kick on the beats, hats between them, contrast of the level
-   above, salience, the two-beat cycle of kick and snare) plus a broad tempo preference picks
-   the dance beat (`_choose_level`).
-5. Beats and precise tempo: dynamic-programming tracker (Ellis 2007) at the comb-refined
-   period, then a least-squares grid through the beats gives the period to a small fraction
-   of a frame (`beats.fit_beat_grid`); beat times are refined between frames.
-6. Confidence from pulse salience at one and two beats and how well a steady grid explains
-   the beats; beatless when it is low.
-7. Beat phase on the kick's grid: when offbeat stabs or shakers pulled the tracker a
-   sixteenth off, the beats move to the eighth-note grid where the kick band is clearly
-   stronger (`beats.sixteenth_shift`); when an offbeat bass and open hat held it on the
-   "and"s, the snare's backbeat moves them half a beat (`beats.backbeat_shift`).
-8. Meter from beat-synchronous accent and kick periodicity; downbeats where kick and bass are
-   strongest; phrases every 8 beats (4/4) or 12 (3/4) from the downbeat that looks most like a
-   phrase start (`beats`).
+   seed octave families; their members in 40–300 BPM are the candidate beat periods.
+4. The dance beat (`level_scores`), from three principles that hold for any music:
+
+   - *periodicity strength*: the music recurs at the beat period;
+   - *the beat is not a subdivision*: it recurs at the beat and not at half of it, while an
+     eighth-note reading recurs at its own period and at half of it as often as not. For the
+     accent and for the low-frequency (kick and bass) band, the term is ``acf(p) - acf(p/2)``;
+     with the kick band it says on which level the strongest low-frequency onsets fall;
+   - *a tempo prior*: people count beats near 2 Hz (a log-normal prior centred on
+     ``PRIOR_BPM``, ``PRIOR_OCTAVES`` wide; van Noorden & Moelants 1999, "Resonance in the
+     perception of musical pulse", JNMR 28(1)), which decides when the rhythm does not.
+
+   Two fitted constants (``RHYTHM_WEIGHT`` and the prior's width) make the whole model; the
+   tempo benchmark fits them on each source in turn and reports them on the others.
+5. Beats and precise tempo: librosa's tracker at the chosen period, then a least-squares grid
+   through the beats gives the period to a small fraction of a frame (`beats.fit_beat_grid`).
+6. Confidence from pulse salience and how well a steady grid explains the beats. "Beatless"
+   means no usable pulse at all: the accent's periodicity at the beat is at the level of
+   noise and pads (`BEATLESS_SALIENCE`), or there are no beats to speak of. A weak, swung or
+   drifting pulse is still a beat, with low confidence.
+7. Beat phase on the kick's grid (`beats.sixteenth_shift`, `beats.backbeat_shift`), meter from
+   beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest,
+   phrases every 8 beats (4/4) or 12 (3/4) (`beats`).
 """
 
 from __future__ import annotations
@@ -53,10 +66,8 @@ from dancer.analysis.beats import (
     BeatGrid,
     backbeat_shift,
     bar_phase,
-    beat_contrast,
     beat_strengths,
     fit_beat_grid,
-    lag_correlation,
     phrase_phase,
     phrase_starts,
     shift_beats,
@@ -69,10 +80,11 @@ __all__ = [
     "PulseEvidence",
     "TempoResult",
     "comb_salience",
-    "competing_levels",
     "estimate_tempo",
-    "level_evidence",
+    "level_scores",
     "metrical_levels",
+    "pick_level",
+    "tempo_prior",
     "periodicity",
     "pulse_evidence",
     "tempo_from_envelopes",
@@ -81,36 +93,35 @@ __all__ = [
 MIN_SECONDS = 2.0
 #: Frames quieter than this linear RMS (−70 dBFS) count as silence.
 SILENCE_RMS = 10 ** (-70 / 20)
-MIN_BPM = 45.0
-MAX_BPM = 250.0
+MIN_BPM = 40.0
+MAX_BPM = 300.0
 #: Range searched for the most salient pulse, and how many multiples of a lag its comb sums.
 COMB_MIN_BPM = 30.0
-COMB_MAX_BPM = 300.0
+COMB_MAX_BPM = 320.0
 COMB_HARMONICS = 4
-#: A level outside the octave family of the most salient pulse (a dotted or 3:2 figure: a
-#: tresillo kick over a binary beat) is chosen only when it out-scores the best level of that
-#: family by this much. Any margin from 1.5 to 3 changed nothing on the randomised-groove banks
-#: and mended the tresillo groove at 88 and 90 BPM (`dense_groove` in tests/test_tempo.py; the
-#: test checks 88).
-OFF_GRID_MARGIN = 2.0
-#: Tempo-invariant measurements per candidate level (`_level_terms`).
-LEVEL_TERMS = 11
-#: Weights of the level evidence in `_choose_level`, in `level_evidence`'s column order:
-#: log2-tempo and its square, the `LEVEL_TERMS` measurements, then each of them times
-#: log2-tempo. Fitted by ``benchmarks/tempo_accuracy.py --calibrate``.
-LEVEL_WEIGHTS = np.array([
-    5.542, -2.928,
-    -1.544, -0.515, -2.856, -1.986, 5.685, -1.513, -0.184, -0.997, 2.250, -1.303, -1.528,
-    0.668, -0.656, -0.928, 1.948, 1.332, 1.924, -5.244, -0.320, 0.939, -4.711, -5.787,
-])
+#: Centre (BPM) and width (octaves, one standard deviation) of the log-normal tempo prior.
+PRIOR_BPM = 120.0
+PRIOR_OCTAVES = 0.5
+#: Weight of the rhythm term against the prior's log-density in `level_scores`.
+RHYTHM_WEIGHT = 1.0
+#: A level outside the octave family of the most salient pulse (a 3:2 reading: a tresillo
+#: over a binary beat) must out-score that family's best level by this much.
+OFF_GRID_MARGIN = 1.0
 WINDOW_SECONDS = 12.0
 WINDOW_HOP_SECONDS = 3.0
-#: Below this confidence a track is flagged beatless.
-BEATLESS_BELOW = 0.2
+#: Beatless below this accent periodicity at one, two or four beats, or below `WEAK_SALIENCE`
+#: when the accent's 95th-percentile onset strength is under `SOFT_ATTACK` (see `_confidence`).
+BEATLESS_SALIENCE = 0.05
+WEAK_SALIENCE = 0.2
+SOFT_ATTACK = 0.3
 #: Seconds by which the flux peak of an attack precedes the attack: the log spectrum of a
 #: centred 93-ms Hann frame rises fastest while the attack is still ahead of the centre.
 #: Measured on click tracks (sampled drums render ~10 ms later); added to beat times.
 ONSET_LEAD = 0.019
+#: Share of tracked beats on the fitted grid for its period to replace the autocorrelation's.
+MIN_GRID_INLIERS = 0.6
+#: Onset bands (of `features.BAND_EDGES`) that make up the accent: everything below 3.5 kHz.
+ACCENT_BANDS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +135,7 @@ class TempoResult:
     confidence : float
         0..1: how steady and salient the pulse is. 0 for silence or too-short input.
     beatless : bool
-        True for material without a steady pulse (ambient pads, rubato, silence).
+        True for material without a usable pulse (ambient pads, drones, speech, silence).
     beats, downbeats, phrases : ndarray, float64
         Beat times; the first beat of each bar; phrase starts (every 8 beats from a downbeat
         in 4/4, every 4 bars in 3/4). Empty when beatless.
@@ -176,9 +187,8 @@ def tempo_from_envelopes(
     frame_rate : float
         Frames per second of the envelopes.
     onset_bands : ndarray, shape (n, 5), optional
-        Band onset strengths (``Features.onset_bands``): the hi-hat band is evidence against
-        counting offbeat hats as beats, the two lowest bands find the bar's "one". Without
-        them ``onset`` stands in for the hats and the kick alone places downbeats.
+        Band onset strengths (``Features.onset_bands``). Without them the accent is ``onset``
+        plus ``onset_low``, and the kick alone places downbeats.
     rms : ndarray, shape (n,), optional
         Frame RMS, used to recognise silence; without it silence is judged from ``onset``.
     min_bpm, max_bpm : float
@@ -204,7 +214,7 @@ def tempo_from_envelopes(
         return TempoResult.nothing()
 
     evidence = pulse_evidence(onset=onset, onset_low=onset_low, onset_bands=bands, frame_rate=frame_rate)
-    acf, tracking = evidence.acf, evidence.tracking
+    acf = evidence.acf
     seeds = _pulse_seeds(acf, frame_rate=frame_rate)
     levels = _octave_levels(seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
     if levels.size == 0:
@@ -212,21 +222,25 @@ def tempo_from_envelopes(
     period, beats = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
     refined = _refine_period(acf, period)
     if abs(refined / period - 1) > 0.005:
-        beats = track_beats(tracking, period=refined)
+        beats = track_beats(evidence.tracking, period=refined)
     period = refined
     grid = fit_beat_grid(beats, period=period)
-    if grid is not None and abs(grid.period / period - 1) < 0.08:
-        period = grid.period
-    confidence = _confidence(acf, period=period, grid=grid)
-    if confidence < BEATLESS_BELOW or grid is None:
+    # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
+    # the confidence (a tracker that wanders on a loose recording is no reason for "beatless").
+    confidence, beatless = _confidence(acf, period=period, grid=grid, attack=evidence.attack)
+    if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
+    # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked
+    # beats wander off is no better than the autocorrelation's period.
+    if grid.inliers >= MIN_GRID_INLIERS and abs(grid.period / period - 1) < 0.02:
+        period = grid.period
 
-    pulse, kick, hat = evidence.pulse, evidence.kick, evidence.hats
-    # The tracker can lock a sixteenth off the beat when offbeat stabs or shakers dominate the
-    # full band; the kick and bass say which eighth-note grid the beat is on.
+    pulse, kick = evidence.accent, evidence.kick
+    # The tracker can lock a sixteenth off the beat when offbeat stabs or shakers dominate;
+    # the kick and bass say which eighth-note grid the beat is on.
     sixteenths = sixteenth_shift(beats, period=period, low=kick, accent=pulse)
     beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=evidence.tracking)
-    # An offbeat bass and open hat can hold the tracker on the "and"s; the backbeat says so.
+    # An offbeat bass can hold the tracker on the "and"s; the backbeat says so.
     if evidence.snare is not None:
         halves = backbeat_shift(beats, period=period, snare=evidence.snare)
         beats = shift_beats(beats, period=period, sixteenths=halves, envelope=evidence.tracking)
@@ -239,7 +253,7 @@ def tempo_from_envelopes(
     beat_s = beats / frame_rate + ONSET_LEAD
     per_phrase = 8 if meter == 4 else 12
     first = phrase_phase(
-        _unit(accent) + _unit(beat_strengths(hat, beats)),
+        _unit(accent) + _unit(beat_strengths(evidence.hats, beats)),
         first_downbeat=phase,
         meter=meter,
         beats_per_phrase=per_phrase,
@@ -261,43 +275,52 @@ def tempo_from_envelopes(
 class PulseEvidence:
     """The envelopes and periodicity every tempo decision reads, computed once per track.
 
-    ``pulse``, ``kick`` and ``hats`` are the full-band, kick-band and hi-hat-band onset
-    strengths minus their one-second running mean, half-wave rectified; ``tracking`` is what
-    the beat tracker follows (full band plus kick, each at unit deviation); ``acf`` is the
-    `periodicity` of ``pulse``; ``bands`` the raw onset bands (None when not given); ``snare``
-    the snare-crack band (1.2–3.5 kHz) treated like the others (None without the five bands).
+    ``accent`` is the sum of the onset bands below 3.5 kHz (or ``onset`` plus ``onset_low``
+    without bands), ``kick`` the kick band and ``hats`` the top band, each minus its one-second
+    running mean and half-wave rectified (`_pulse_envelope`); ``tracking`` is what the beat
+    tracker follows (the accent); ``acf`` and ``kick_acf`` are the `periodicity` of the accent
+    and of the kick band; ``snare`` the
+    snare-crack band (1.2–3.5 kHz) treated like the others (None without the five bands);
+    ``attack`` the 95th percentile of the accent's raw onset strength (see `_confidence`).
     """
 
     frame_rate: float
-    pulse: np.ndarray
+    accent: np.ndarray
     kick: np.ndarray
     hats: np.ndarray
     tracking: np.ndarray
     acf: np.ndarray
-    bands: np.ndarray | None = None
+    kick_acf: np.ndarray
     snare: np.ndarray | None = None
+    attack: float = 1.0
 
 
 def pulse_evidence(
     *, onset: np.ndarray, onset_low: np.ndarray, onset_bands: np.ndarray | None, frame_rate: float
 ) -> PulseEvidence:
     """Build the `PulseEvidence` of one track from its onset envelopes."""
-    pulse = _pulse_envelope(np.asarray(onset, dtype=np.float64), frame_rate)
+    onset = np.asarray(onset, dtype=np.float64)
     kick = _pulse_envelope(np.asarray(onset_low, dtype=np.float64), frame_rate)
-    hats = pulse if onset_bands is None else _pulse_envelope(onset_bands[:, -1], frame_rate)
+    if onset_bands is None or onset_bands.shape[1] < 5:
+        raw = onset + np.asarray(onset_low, dtype=np.float64)
+        accent = _pulse_envelope(onset, frame_rate) + kick
+        hats, snare = _pulse_envelope(onset, frame_rate), None
+    else:
+        raw = onset_bands[:, :ACCENT_BANDS].sum(axis=1)
+        accent = _pulse_envelope(raw, frame_rate)
+        hats = _pulse_envelope(onset_bands[:, -1], frame_rate)
+        snare = _pulse_envelope(onset_bands[:, 3], frame_rate)
     max_lag = int(np.ceil(frame_rate * 60.0 / COMB_MIN_BPM * COMB_HARMONICS)) + 2
     return PulseEvidence(
         frame_rate=frame_rate,
-        pulse=pulse,
+        accent=accent,
         kick=kick,
         hats=hats,
-        # Offbeat hi-hats are often the loudest full-band onsets in dance music, and the kick
-        # is where dancers put the beat.
-        tracking=_unit(pulse) + _unit(kick),
-        acf=periodicity(pulse, frame_rate=frame_rate, max_lag=max_lag),
-        bands=onset_bands,
-        snare=(None if onset_bands is None or onset_bands.shape[1] < 5
-               else _pulse_envelope(onset_bands[:, 3], frame_rate)),
+        tracking=accent,
+        acf=periodicity(accent, frame_rate=frame_rate, max_lag=max_lag),
+        kick_acf=periodicity(kick, frame_rate=frame_rate, max_lag=max_lag),
+        snare=snare,
+        attack=float(np.percentile(raw, 95)) if raw.size else 0.0,
     )
 
 
@@ -316,39 +339,47 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.ndarray:
     """Time-averaged, energy-normalised autocorrelation of ``envelope`` for lags 0..max_lag.
 
-    The envelope is cut into ``WINDOW_SECONDS`` windows every ``WINDOW_HOP_SECONDS``; each
-    window's mean-removed autocorrelation is divided by the overlap length (unbiased) and by
-    its lag-0 value, and windows are averaged weighted by their energy so quiet passages
-    count less. A signal shorter than one window is one window.
+    The envelope is cut into ``WINDOW_SECONDS`` windows every ``WINDOW_HOP_SECONDS``
+    (``librosa.util.frame``), and each window's mean-removed ``librosa.autocorrelate`` is
+    divided by the overlap length (unbiased, which librosa's tempogram is not: long lags must
+    not be penalised, or the comb would favour fast levels) and by its lag-0 value. Windows are
+    averaged weighted by the square root of their energy, so quiet passages count less. Only
+    the windows are held, never a frame-by-frame tempogram, so memory stays bounded for hours
+    of audio. A signal shorter than one window is one window.
 
     Returns
     -------
     ndarray, shape (max_lag + 1,)
         1 at lag 0; near 0 at every lag for noise; near 1 at the period of a steady pulse.
     """
+    import librosa
+
     envelope = np.asarray(envelope, dtype=np.float64)
     n = envelope.shape[0]
-    window = min(n, int(round(WINDOW_SECONDS * frame_rate)))
-    window = max(window, 2)
+    window = max(2, min(n, int(round(WINDOW_SECONDS * frame_rate))))
     # Lags past half the window rest on less than half of it: too noisy to compare.
     max_lag = min(max_lag, window // 2)
     hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
+    total = np.zeros(max_lag + 1)
+    weight = 0.0
+    overlap = (window - np.arange(max_lag + 1)) / window
+    # Batches of windows keep the transient arrays small for a long file.
     starts = np.arange(0, max(1, n - window + 1), hop)
     if starts[-1] + window < n:
         starts = np.append(starts, n - window)
-    segments = np.stack([envelope[s : s + window] for s in starts])
-    segments = segments - segments.mean(axis=1, keepdims=True)
-    size = 1 << int(np.ceil(np.log2(2 * window)))
-    spectrum = np.fft.rfft(segments, size, axis=1)
-    acf = np.fft.irfft(np.abs(spectrum) ** 2, size, axis=1)[:, : max_lag + 1]
-    energy = acf[:, 0].copy()
-    good = energy > 1e-12 * max(energy.max(), 1e-30)
-    if not good.any():
-        return np.zeros(max_lag + 1)
-    overlap = (window - np.arange(max_lag + 1)) / window
-    normalised = acf[good] / energy[good, None] / overlap[None, :]
-    weights = np.sqrt(energy[good])
-    return (weights[:, None] * normalised).sum(axis=0) / weights.sum()
+    for first in range(0, starts.size, 64):
+        chunk = starts[first : first + 64]
+        segments = np.stack([envelope[s : s + window] for s in chunk])
+        segments -= segments.mean(axis=1, keepdims=True)
+        acf = librosa.autocorrelate(segments, max_size=max_lag + 1, axis=1)
+        energy = acf[:, 0]
+        good = energy > 1e-12
+        if not good.any():
+            continue
+        w = np.sqrt(energy[good])
+        total += (w[:, None] * acf[good] / energy[good, None] / overlap[None, :]).sum(axis=0)
+        weight += float(w.sum())
+    return total / weight if weight > 0 else np.zeros(max_lag + 1)
 
 
 def _interp(acf: np.ndarray, lag: float | np.ndarray) -> np.ndarray:
@@ -386,7 +417,7 @@ def comb_salience(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
 def metrical_levels(acf: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float) -> np.ndarray:
     """Beat periods (frames) to choose from: octave families of the most salient pulses.
 
-    The strongest comb-salience peaks (30–300 BPM, up to three, each within 10% of the best;
+    The strongest comb-salience peaks (up to three, each within 10% of the best;
     `_pulse_seeds`) fix the metrical grid; their halvings and doublings inside
     ``[min_bpm, max_bpm]`` are the candidate beat levels. More than one seed matters for music
     whose strongest repetition is a 3-beat figure (a 3-3-2 clave, a hemiola) over a binary
@@ -423,84 +454,47 @@ def _pulse_seeds(acf: np.ndarray, *, frame_rate: float) -> np.ndarray:
     return lags[order][salience[order] >= salience[order[0]] - 0.1 * abs(salience[order[0]])]
 
 
-def level_evidence(periods: np.ndarray, evidence: PulseEvidence) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Measurements of how the music sits on each candidate beat grid (see `_choose_level`).
+def tempo_prior(bpm: np.ndarray | float, *, width: float | None = None) -> np.ndarray:
+    """Log-density (up to a constant) of the log-normal tempo prior, 0 at ``PRIOR_BPM``;
+    ``width`` (octaves) overrides ``PRIOR_OCTAVES`` for the benchmark's fits."""
+    width = PRIOR_OCTAVES if width is None else width
+    return -0.5 * (np.log2(np.asarray(bpm, dtype=np.float64) / PRIOR_BPM) / width) ** 2
+
+
+def level_scores(
+    periods: np.ndarray, evidence: PulseEvidence, *, weight: float | None = None, width: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score each candidate period (frames) as the dance beat (module docstring, step 4).
+
+    For a level of period ``p`` the rhythm term is, for the accent and for the kick band,
+    ``acf(p) - acf(p / 2)``: the music recurs at the level and not at half of it, so the
+    level is not a subdivision of the beat, and the low-frequency onsets fall on it.
+
+    ``weight`` and ``width`` override `RHYTHM_WEIGHT` and `PRIOR_OCTAVES` (for the benchmark's
+    leave-one-source-out fits).
 
     Returns
     -------
-    table : ndarray, shape (n_levels, 2 + 2 * LEVEL_TERMS)
-        Per level, with ``x = log2(bpm / 120)``: ``x``, ``x²``, the `LEVEL_TERMS` tempo-invariant
-        measurements ``e`` of `_level_terms`, then ``x · e``, so what a piece of evidence says
-        can depend on the tempo (a kick on every beat means one thing at 90 BPM, another at 180).
-    beats : list of ndarray
-        The beats tracked at each level (frames).
+    scores : ndarray, shape (n_levels,)
+        ``RHYTHM_WEIGHT · rhythm + tempo_prior(bpm)``.
+    rhythm : ndarray, shape (n_levels,)
+        The rhythm term of each level.
     """
-    cache: dict[float, np.ndarray] = {}
-
-    def tracked(period: float) -> np.ndarray:
-        key = round(period, 3)
-        if key not in cache:
-            cache[key] = track_beats(evidence.tracking, period=period)
-        return cache[key]
-
-    rows, beats_at = [], []
-    for period in np.asarray(periods, dtype=np.float64):
-        beats = tracked(float(period))
-        x = np.log2(60.0 * evidence.frame_rate / period / 120.0)
-        terms = _level_terms(evidence, float(period), beats, tracked(2.0 * period))
-        rows.append([x, x * x, *terms, *(x * terms)])
-        beats_at.append(beats)
-    return np.array(rows).reshape(-1, 2 + 2 * LEVEL_TERMS), beats_at
-
-
-def _level_terms(
-    evidence: PulseEvidence, period: float, beats: np.ndarray, parent_beats: np.ndarray
-) -> np.ndarray:
-    """The `LEVEL_TERMS` measurements of one candidate level, in `LEVEL_WEIGHTS` order.
-
-    Contrasts are `beat_contrast` (log on-beat / mid-beat onset strength), at the level's beats
-    and at ``parent_beats``, those of the level twice as slow:
-
-    1. full-band contrast;
-    2. kick contrast, capped at 1.5;
-    3. hi-hat contrast beyond the full-band one;
-    4. hi-hat contrast one level slower;
-    5. pulse salience ``acf(period)``;
-    6. full-band contrast one level slower;
-    7. kick contrast one level slower, capped at 1.5;
-    8–11. for the kick and then the snare, from their strengths at the beats: the
-       `lag_correlation` at two beats minus that at one, and at four beats minus that at two.
-       A backbeat repeats every two beats at the dance beat, every four at its eighth notes.
-    """
-    parent = 2.0 * period
-    c_all = beat_contrast(evidence.pulse, beats, period=period)
-    radius = max(1, int(round(period / 10)))
-    cycles = []
-    for envelope in (evidence.kick, evidence.pulse if evidence.snare is None else evidence.snare):
-        at = beat_strengths(envelope, beats, radius=radius)
-        one, two, four = (lag_correlation(at, lag) for lag in (1, 2, 4))
-        cycles += [two - one, four - two]
-    return np.array(
-        [
-            c_all,
-            min(beat_contrast(evidence.kick, beats, period=period), 1.5),
-            beat_contrast(evidence.hats, beats, period=period) - c_all,
-            beat_contrast(evidence.hats, parent_beats, period=parent),
-            float(_interp(evidence.acf, period)),
-            beat_contrast(evidence.pulse, parent_beats, period=parent),
-            min(beat_contrast(evidence.kick, parent_beats, period=parent), 1.5),
-            *cycles,
-        ]
-    )
+    periods = np.asarray(periods, dtype=np.float64)
+    rhythm = np.zeros(periods.shape)
+    for acf in (evidence.acf, evidence.kick_acf):
+        rhythm += _interp(acf, periods) - _interp(acf, periods / 2)
+    bpm = 60.0 * evidence.frame_rate / periods
+    weight = RHYTHM_WEIGHT if weight is None else weight
+    return weight * rhythm + tempo_prior(bpm, width=width), rhythm
 
 
 def competing_levels(levels: np.ndarray, acf: np.ndarray) -> np.ndarray:
-    """The `metrical_levels` that compete in `_choose_level`: those at which the pulse actually
-    recurs (a level seeded by an accidental long-lag peak, five beats that span a whole number
-    of frames, can sit between beats); the most salient one when none does."""
+    """The `metrical_levels` at which the pulse actually recurs (a level seeded by an accidental
+    long-lag peak can sit between beats); the most salient one when none does."""
     levels = np.asarray(levels, dtype=np.float64)
     salience = _interp(acf, levels)
-    eligible = salience >= max(0.1, 0.25 * float(salience.max()))
+    eligible = salience >= max(0.05, 0.25 * float(salience.max()))
     return levels[eligible] if eligible.any() else levels[[int(np.argmax(salience))]]
 
 
@@ -509,57 +503,29 @@ def _choose_level(
 ) -> tuple[float, np.ndarray]:
     """The dance beat among the candidate metrical levels, and the beats tracked at it.
 
-    Beats are tracked at every level; each level is then scored by a linear evidence model
-    (`LEVEL_WEIGHTS`) over `level_evidence`: a broad tempo preference (``x = log2(bpm / 120)``
-    and ``x²``) and tempo-invariant measurements of how the music sits on that grid, each also
-    times ``x``. What the measurements say (`_level_terms`):
-
-    - full-band contrast ``c_all`` (log on-beat / mid-beat onset strength): a level whose
-      midpoints are nearly empty is often a slow, subdivision-free reading of a faster pulse,
-      or the eighth notes counted as beats;
-    - kick contrast: the kick lands on the beats rather than between them;
-    - hi-hat contrast beyond the full-band one: hats that sit on the "beats" more than
-      everything else mean the level is counting the hats' eighth notes; and the hi-hat
-      contrast one level slower: at the right level the hats fall between beats of the level
-      above;
-    - pulse salience ``acf(period)``;
-    - full-band and kick contrast one level slower: at the eighth-note level every other
-      "beat" is a kick or snare and the rest hats, so the level above has strong contrast; on
-      the beat level of a plain pulse (a click track) it has none;
-    - the cycle of the kick and of the snare from beat to beat: a backbeat (kick on one and
-      three, snare on two and four) repeats every two beats at the dance beat, every four when
-      eighth notes are counted as beats. Dense sixteenth-note percussion makes the contrasts
-      alike at both levels, and this is what still tells them apart.
-
-    A level outside the octave family of ``main_pulse`` (the period of the most salient pulse,
-    the first of `_pulse_seeds`) wins only by `OFF_GRID_MARGIN`:
-    a 3:2 reading is worse than an octave one (a crossfade beat-matched at 2/3 tempo drifts at
-    once), and the comb salience already judged the metrical grid.
-
-    The weights are fitted by ``benchmarks/tempo_accuracy.py --calibrate`` as a pairwise
-    logistic ranking (the true level above every other candidate, L2, C = 30) on labelled
-    material: the synthetic arrangements of eight dance genres, four banks of randomised
-    grooves in the same styles (each counted a quarter), four band recordings at nine speeds and
-    the demo library (each counted three times), click tracks and drum patterns. The benchmark
-    prints figures on what the fit never saw: two more random banks, hand-written held-out
-    songs, another band's recordings and the 0.90/1.12 speed changes of all of them. The
-    weights encode the conventions of the genres they saw (drum & bass counted at 170+, a
-    ballad at 60–75): music unlike all of them may be counted at half or double its label,
-    and changes to the features or the tracker need a refit.
+    A level outside the octave family of ``main_pulse`` (the period of the most salient pulse)
+    wins only by `OFF_GRID_MARGIN`: a 3:2 reading is worse than an octave one (a crossfade
+    beat-matched at 2/3 tempo drifts at once), and the comb salience already judged the grid.
     """
     levels = competing_levels(levels, evidence.acf)
     if levels.size == 1:
         return float(levels[0]), track_beats(evidence.tracking, period=float(levels[0]))
-    table, beats = level_evidence(levels, evidence)
-    scores = table @ LEVEL_WEIGHTS
+    scores, _ = level_scores(levels, evidence)
+    best = pick_level(levels, scores, main_pulse=main_pulse)
+    return float(levels[best]), track_beats(evidence.tracking, period=float(levels[best]))
+
+
+def pick_level(levels: np.ndarray, scores: np.ndarray, *, main_pulse: float) -> int:
+    """Index of the best-scoring level, unless it lies off the octave family of ``main_pulse``
+    and beats that family's best by less than `OFF_GRID_MARGIN`."""
     best = int(np.argmax(scores))
-    octaves = np.log2(levels / main_pulse)
+    octaves = np.log2(np.asarray(levels, dtype=np.float64) / main_pulse)
     family = np.abs(octaves - np.round(octaves)) < 0.03
     if not family[best] and family.any():
         rival = int(np.flatnonzero(family)[np.argmax(scores[family])])
         if scores[best] - scores[rival] < OFF_GRID_MARGIN:
             best = rival
-    return float(levels[best]), beats[best]
+    return best
 
 
 def _refine_period(acf: np.ndarray, period: float) -> float:
@@ -574,15 +540,29 @@ def _refine_period(acf: np.ndarray, period: float) -> float:
     return float(trial[np.argmax(comb)])
 
 
-def _confidence(acf: np.ndarray, *, period: float, grid: BeatGrid | None) -> float:
-    """0..1 from the pulse salience at the beat and bar-half periods and the grid's steadiness.
+def _confidence(
+    acf: np.ndarray, *, period: float, grid: BeatGrid | None, attack: float
+) -> tuple[float, bool]:
+    """Confidence 0..1 and the beatless flag.
 
-    Salience is the mean periodicity at one and two beat periods: sustained pads and rubato
-    reach about 0.1 (chance alignments of slow swells), steady music 0.25 and more (distorted
-    band recordings are the lowest). Steadiness is the share of tracked beats within 10% of
-    a period of the fitted grid, discounted by their RMS deviation.
+    Salience is the accent's strongest periodicity at one, two or four beat periods (a
+    breakbeat recurs by the bar more than by the beat): noise, speech and pads stay below
+    0.17, steady music reaches 0.25–0.9, and a 5-second excerpt of a clear beat can fall to
+    0.06 (one window of autocorrelation is noisy). ``attack`` is
+    the 95th percentile of the accent's onset strength (log-spectral flux, so nearly
+    independent of the mastering level): sustained pads, strings and drones stay near 0.1–0.25
+    while anything struck or plucked reaches 0.35 and more.
+
+    Beatless needs no usable pulse at all: salience below `BEATLESS_SALIENCE`, or a weak
+    pulse (below `WEAK_SALIENCE`) made of soft swells with no attacks (below `SOFT_ATTACK`).
+    A drifting, swung or short excerpt with real attacks is a beat with low confidence.
+    Steadiness, the share of tracked beats within 10% of a period of the fitted grid
+    discounted by their RMS deviation, lowers the confidence but never flags a track.
     """
-    salience = float(np.mean(_interp(acf, np.array([period, 2 * period]))))
-    salient = np.clip((salience - 0.08) / 0.3, 0.0, 1.0)
-    steady = 0.0 if grid is None else grid.inliers * np.clip(1.0 - grid.residual / 0.12, 0.0, 1.0)
-    return float(salient * np.sqrt(steady))
+    multiples = [k * period for k in (1, 2, 4) if k * period <= acf.shape[0] - 1] or [period]
+    salience = float(np.max(_interp(acf, np.array(multiples))))
+    beatless = salience < BEATLESS_SALIENCE or (salience < WEAK_SALIENCE and attack < SOFT_ATTACK)
+    salient = float(np.clip((salience - BEATLESS_SALIENCE) / 0.4, 0.0, 1.0))
+    steady = 0.0 if grid is None else grid.inliers * float(np.clip(1.0 - grid.residual / 0.12, 0.0, 1.0))
+    confidence = float(np.clip(np.sqrt(salient) * (0.5 + 0.5 * steady), 0.0, 1.0))
+    return confidence, beatless

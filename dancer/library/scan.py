@@ -226,8 +226,8 @@ def _worker_main(tasks: Connection, results: Connection) -> None:
     # import it. The analysis keeps its matrix products small enough to stay single-threaded.)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    # A short scan waits for this start-up, so the analysis avoids importing scipy.signal and
-    # scipy.fft (0.45 s; `dancer.analysis.load_compiled`) and the warm-up takes ~10 ms.
+    # librosa's imports and numba's compilation (~4 s) are paid here, once per worker, not on
+    # the first file.
     from dancer.analysis import warm_up
 
     warm_up()

@@ -354,3 +354,22 @@ def test_any_library_gets_a_plan_or_a_reason(n: int, seed: int, arc_name: str, m
     else:
         assert plan.length < minutes * 60
         assert any("too short" in w or "could not fit" in w for w in plan.warnings)
+
+
+def test_a_doubtful_tempo_weighs_less_in_placement() -> None:
+    """The analysis's confidence reaches the planner: a tempo far outside a phase's range costs
+    a sure track the full penalty and a doubtful one less, and a tempo step likewise."""
+    from dancer.plan.objective import pair_terms
+    from dancer.plan.tracks import TrackTable
+
+    arc = load_arc("hip-release")
+    sure = make_track("/m/sure.flac", bpm=110.0, confidence=1.0)
+    doubtful = make_track("/m/doubt.flac", bpm=110.0, confidence=0.2)
+    table = TrackTable([sure, doubtful], arc.phases, seed=0, avoid=())
+    calm = next(p for p, phase in enumerate(arc.phases) if phase.tempo == (60, 90))
+    assert table.tempo_cost[calm, 0] > table.tempo_cost[calm, 1] > 0
+    anchor = make_track("/m/anchor.flac", bpm=100.0, confidence=1.0)
+    rows = TrackTable([anchor, sure, doubtful], arc.phases, seed=0, avoid=())
+    step_sure, _ = pair_terms(rows.profile(0), rows.profile(1), "crossfade")
+    step_doubt, _ = pair_terms(rows.profile(0), rows.profile(2), "crossfade")
+    assert step_sure > step_doubt

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_tempo import _render
+from synth import drum_render
 
 from dancer.analysis.beats import backbeat_shift, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
@@ -41,7 +41,7 @@ def pickup_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) ->
         events += [(at, "kick", 1.0)] if i in (0, 6, 10) else []
         events += [(at, "snare", 0.8)] if i in (4, 12) else []
         events += [(at, "stab", 1.5)] if i % 4 == 3 else []
-    return _render(events, seconds, seed=0, sound=_sound, level=0.4)
+    return drum_render(events, seconds, seed=0, sound=_sound, level=0.4)
 
 
 @pytest.mark.parametrize("bpm", [100.0, 104.0])
@@ -82,7 +82,7 @@ def offbeat_house(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) ->
             events += [(at, "kick", 0.6)] + ([(at, "clap", 0.8)] if (k // 2) % 2 else [])
         else:
             events += [(at, "bass", 1.4), (at, "hat", 1.2)]
-    return _render(events, seconds, seed=1, sound=_house_sound, level=0.3)
+    return drum_render(events, seconds, seed=1, sound=_house_sound, level=0.3)
 
 
 @pytest.mark.parametrize("bpm", [118.0, 122.0, 124.0, 128.0])
