@@ -370,6 +370,6 @@ def test_a_doubtful_tempo_weighs_less_in_placement() -> None:
     assert table.tempo_cost[calm, 0] > table.tempo_cost[calm, 1] > 0
     anchor = make_track("/m/anchor.flac", bpm=100.0, confidence=1.0)
     rows = TrackTable([anchor, sure, doubtful], arc.phases, seed=0, avoid=())
-    step_sure, _ = pair_terms(rows.profile(0), rows.profile(1), "crossfade")
-    step_doubt, _ = pair_terms(rows.profile(0), rows.profile(2), "crossfade")
+    step_sure, _, _ = pair_terms(rows.profile(0), rows.profile(1), "crossfade")
+    step_doubt, _, _ = pair_terms(rows.profile(0), rows.profile(2), "crossfade")
     assert step_sure > step_doubt
