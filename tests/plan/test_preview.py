@@ -194,6 +194,8 @@ def test_plan_show_reads_ours_and_theirs(music: Path, tmp_path: Path) -> None:
 def test_plan_show_json_is_the_plan_as_data(music: Path, tmp_path: Path) -> None:
     import json
 
+    from dancer.plan.transition import transition_ratio
+
     CliRunner().invoke(cli, ["build", str(music), "--arc", "hip-release", "--minutes", "30", "-o", "s.m3u8"])
     result = CliRunner().invoke(cli, ["plan", "show", "s.m3u8", "--json"])
     assert result.exit_code == 0, result.output
@@ -211,7 +213,12 @@ def test_plan_show_json_is_the_plan_as_data(music: Path, tmp_path: Path) -> None
         assert row["rate_start"] == pytest.approx(entry.rate_at(entry.start), abs=1e-6)
         assert abs(row["rate_start"] - 1) <= 0.08 and abs(row["rate_end"] - 1) <= 0.08
         assert (row["rate_start"] != 1.0) <= (row["transition"] == "crossfade")
-    assert any(row["rate_start"] != 1.0 for row in data["entries"]), "some crossfade is tempo-matched"
+    for before, row in zip(data["entries"], data["entries"][1:]):
+        if row["transition"] == "crossfade":
+            matched = transition_ratio(before["bpm"], row["bpm"])
+            assert matched.matched, "a pair past the limit fades"
+            assert row["rate_start"] / before["rate_end"] == pytest.approx(matched.ratio, rel=1e-4), \
+                "the incoming track plays on the outgoing grid"
 
 
 def test_command_module_keeps_help_fast() -> None:
