@@ -83,6 +83,7 @@ class Estimate:
     cpu: float = 0.0
     beats: np.ndarray | None = None
     downbeats: np.ndarray | None = None
+    features: Features | None = None  # kept so the level tables need no second decode
 
 
 def decode_features(path: Path) -> Features:
@@ -95,9 +96,10 @@ def decode_features(path: Path) -> Features:
 
 def run_dancer(path: Path) -> Estimate:
     start, cpu = time.perf_counter(), time.process_time()
-    result = estimate_tempo(decode_features(path))
+    features = decode_features(path)
+    result = estimate_tempo(features)
     return Estimate(result.bpm, result.beatless, result.confidence, time.perf_counter() - start, result.meter,
-                    time.process_time() - cpu, result.beats, result.downbeats)
+                    time.process_time() - cpu, result.beats, result.downbeats, features)
 
 
 def run_librosa(path: Path) -> Estimate:
@@ -453,9 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
         everything += items
         all_estimates += results[name]["estimates"]
-        for item in items:
+        for item, estimate in zip(items, results[name]["estimates"]):
             if item.bpm is not None:
-                table = level_table(item, decode_features(item.path))
+                table = level_table(item, estimate.features)
                 if table is not None:
                     tables.append(table)
     if everything:

@@ -222,7 +222,7 @@ def tempo_from_envelopes(
     period, beats = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
     refined = _refine_period(acf, period)
     if abs(refined / period - 1) > 0.005:
-        beats = track_beats(evidence.tracking, period=refined)
+        beats = track_beats(evidence.accent, period=refined)
     period = refined
     grid = fit_beat_grid(beats, period=period)
     # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
@@ -239,11 +239,11 @@ def tempo_from_envelopes(
     # The tracker can lock a sixteenth off the beat when offbeat stabs or shakers dominate;
     # the kick and bass say which eighth-note grid the beat is on.
     sixteenths = sixteenth_shift(beats, period=period, low=kick, accent=pulse)
-    beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=evidence.tracking)
+    beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=evidence.accent)
     # An offbeat bass can hold the tracker on the "and"s; the backbeat says so.
     if evidence.snare is not None:
         halves = backbeat_shift(beats, period=period, snare=evidence.snare)
-        beats = shift_beats(beats, period=period, sixteenths=halves, envelope=evidence.tracking)
+        beats = shift_beats(beats, period=period, sixteenths=halves, envelope=evidence.accent)
     accent = beat_strengths(pulse, beats)
     kick_at = beat_strengths(kick, beats)
     bass = () if bands is None else tuple(
@@ -277,10 +277,10 @@ class PulseEvidence:
 
     ``accent`` is the sum of the onset bands below 3.5 kHz (or ``onset`` plus ``onset_low``
     without bands), ``kick`` the kick band and ``hats`` the top band, each minus its one-second
-    running mean and half-wave rectified (`_pulse_envelope`); ``tracking`` is what the beat
-    tracker follows (the accent); ``acf`` and ``kick_acf`` are the `periodicity` of the accent
-    and of the kick band; ``snare`` the
-    snare-crack band (1.2–3.5 kHz) treated like the others (None without the five bands);
+    running mean and half-wave rectified (`_pulse_envelope`); the beat tracker follows the
+    accent. ``acf`` and ``kick_acf`` are the `periodicity` of the accent and of the kick band;
+    ``snare`` the snare-crack band (1.2–3.5 kHz) treated like the others (None without the
+    five bands);
     ``attack`` the 95th percentile of the accent's raw onset strength (see `_confidence`).
     """
 
@@ -288,7 +288,6 @@ class PulseEvidence:
     accent: np.ndarray
     kick: np.ndarray
     hats: np.ndarray
-    tracking: np.ndarray
     acf: np.ndarray
     kick_acf: np.ndarray
     snare: np.ndarray | None = None
@@ -316,7 +315,6 @@ def pulse_evidence(
         accent=accent,
         kick=kick,
         hats=hats,
-        tracking=accent,
         acf=periodicity(accent, frame_rate=frame_rate, max_lag=max_lag),
         kick_acf=periodicity(kick, frame_rate=frame_rate, max_lag=max_lag),
         snare=snare,
@@ -509,10 +507,10 @@ def _choose_level(
     """
     levels = competing_levels(levels, evidence.acf)
     if levels.size == 1:
-        return float(levels[0]), track_beats(evidence.tracking, period=float(levels[0]))
+        return float(levels[0]), track_beats(evidence.accent, period=float(levels[0]))
     scores, _ = level_scores(levels, evidence)
     best = pick_level(levels, scores, main_pulse=main_pulse)
-    return float(levels[best]), track_beats(evidence.tracking, period=float(levels[best]))
+    return float(levels[best]), track_beats(evidence.accent, period=float(levels[best]))
 
 
 def pick_level(levels: np.ndarray, scores: np.ndarray, *, main_pulse: float) -> int:
