@@ -66,6 +66,7 @@ from tempo_set import (  # noqa: E402
 
 from dancer.analysis import tempo as tempo_model  # noqa: E402
 from dancer.analysis.features import FeatureExtractor, Features  # noqa: E402
+from dancer.analysis.pulse import pulse_evidence  # noqa: E402
 from dancer.analysis.tempo import estimate_tempo  # noqa: E402
 
 ACC1_TOLERANCE = 0.04
@@ -327,11 +328,11 @@ class LevelTable:
 
 def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     """The levels `dancer.analysis.tempo` chooses from for ``item``; None without a choice."""
-    evidence = tempo_model.pulse_evidence(onset=features.onset, onset_low=features.onset_low,
-                                          onset_bands=features.onset_bands, frame_rate=features.frame_rate)
+    evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
+                              onset_bands=features.onset_bands, frame_rate=features.frame_rate)
     pulses = tempo_model._pulse_seeds(evidence.acf, frame_rate=features.frame_rate)
-    levels = tempo_model._octave_levels(pulses, frame_rate=features.frame_rate,
-                                        min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM)
+    levels = tempo_model.candidate_levels(evidence.acf, pulses, frame_rate=features.frame_rate,
+                                          min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM)
     if levels.size == 0:
         return None
     levels = tempo_model.competing_levels(levels, evidence.acf)

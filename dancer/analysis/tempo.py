@@ -10,10 +10,9 @@ estimate_tempo
 tempo_from_envelopes
     The same from bare envelopes and a frame rate (keyword-only), for callers and tests that
     build their own.
-periodicity
-    Time-averaged autocorrelation tempogram of an envelope.
-pulse_evidence, metrical_levels, level_scores
-    The stages, exposed for the benchmark and for tests.
+metrical_levels, candidate_levels, level_scores, pick_level
+    The stages, exposed for the benchmark and for tests. The envelopes and their periodicity
+    (steps 1 and 2) are `pulse`'s.
 
 Method
 ------
@@ -26,12 +25,14 @@ That is what this module adds:
 
 1. Pulse envelopes: each band's onset strength minus its one-second running mean, half-wave
    rectified. The *accent* sums the four bands below 3.5 kHz (kick, bass and snare body, low
-   mids, snare crack): the instruments that mark beats. Hi-hats and cymbals, which mostly
-   subdivide them, are left out of it.
+   mids, snare crack): the instruments that mark beats. Each band counts in units of its own
+   mean, so a snare or a strummed chord weighs as much as a kick (`pulse._balanced_accent`).
+   Hi-hats and cymbals, which mostly subdivide the beats, are left out of it.
 2. Periodicity: the accent's autocorrelation in 12-s windows every 3 s, each normalised to its
    energy, averaged (Grosche & Müller 2011).
 3. Metrical levels: the strongest comb-salience peaks (periodicity summed at 1–4 times a lag)
-   seed octave families; their members in 40–300 BPM are the candidate beat periods.
+   seed octave families; their members in 40–300 BPM are the candidate beat periods, with
+   the thirds of the main seed when it divides in three (a waltz's bar; `candidate_levels`).
 4. The dance beat (`level_scores`), from three principles that hold for any music:
 
    - *periodicity strength*: the music recurs at the beat period;
@@ -75,18 +76,24 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import Features
+from dancer.analysis.pulse import (
+    COMB_HARMONICS,
+    COMB_MIN_BPM,
+    WINDOW_SECONDS,
+    PulseEvidence,
+    pulse_envelope,
+    pulse_evidence,
+)
 
 __all__ = [
-    "PulseEvidence",
     "TempoResult",
+    "candidate_levels",
     "comb_salience",
     "estimate_tempo",
     "level_scores",
     "metrical_levels",
     "pick_level",
     "tempo_prior",
-    "periodicity",
-    "pulse_evidence",
     "tempo_from_envelopes",
 ]
 
@@ -96,9 +103,7 @@ SILENCE_RMS = 10 ** (-70 / 20)
 MIN_BPM = 40.0
 MAX_BPM = 300.0
 #: Range searched for the most salient pulse, and how many multiples of a lag its comb sums.
-COMB_MIN_BPM = 30.0
 COMB_MAX_BPM = 320.0
-COMB_HARMONICS = 4
 #: Centre (BPM) and width (octaves, one standard deviation) of the log-normal tempo prior.
 PRIOR_BPM = 120.0
 PRIOR_OCTAVES = 0.5
@@ -107,21 +112,18 @@ RHYTHM_WEIGHT = 1.0
 #: A level outside the octave family of the most salient pulse (a 3:2 reading: a tresillo
 #: over a binary beat) must out-score that family's best level by this much.
 OFF_GRID_MARGIN = 1.0
-WINDOW_SECONDS = 12.0
-WINDOW_HOP_SECONDS = 3.0
 #: Beatless below this accent periodicity at one, two or four beats, or below `WEAK_SALIENCE`
 #: when the accent's 95th-percentile onset strength is under `SOFT_ATTACK` (see `_confidence`).
 BEATLESS_SALIENCE = 0.05
 WEAK_SALIENCE = 0.2
 SOFT_ATTACK = 0.3
+STILL_ATTACK = 0.05
 #: Seconds by which the flux peak of an attack precedes the attack: the log spectrum of a
 #: centred 93-ms Hann frame rises fastest while the attack is still ahead of the centre.
 #: Measured on click tracks (sampled drums render ~10 ms later); added to beat times.
 ONSET_LEAD = 0.019
 #: Share of tracked beats on the fitted grid for its period to replace the autocorrelation's.
 MIN_GRID_INLIERS = 0.6
-#: Onset bands (of `features.BAND_EDGES`) that make up the accent: everything below 3.5 kHz.
-ACCENT_BANDS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +218,7 @@ def tempo_from_envelopes(
     evidence = pulse_evidence(onset=onset, onset_low=onset_low, onset_bands=bands, frame_rate=frame_rate)
     acf = evidence.acf
     seeds = _pulse_seeds(acf, frame_rate=frame_rate)
-    levels = _octave_levels(seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
+    levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
     if levels.size == 0:
         return TempoResult(bpm=None, confidence=0.0, beatless=True)
     period, beats = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
@@ -227,7 +229,9 @@ def tempo_from_envelopes(
     grid = fit_beat_grid(beats, period=period)
     # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
     # the confidence (a tracker that wanders on a loose recording is no reason for "beatless").
-    confidence, beatless = _confidence(acf, period=period, grid=grid, attack=evidence.attack)
+    presence = acf if evidence.presence_acf is None else evidence.presence_acf
+    confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
+                                       seconds=n / frame_rate)
     if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
     # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked
@@ -247,7 +251,7 @@ def tempo_from_envelopes(
     accent = beat_strengths(pulse, beats)
     kick_at = beat_strengths(kick, beats)
     bass = () if bands is None else tuple(
-        beat_strengths(_pulse_envelope(bands[:, b], frame_rate), beats) for b in (0, 1)
+        beat_strengths(pulse_envelope(bands[:, b], frame_rate), beats) for b in (0, 1)
     )
     meter, phase, _ = bar_phase(accent=accent, kick=kick_at, bass=bass)
     beat_s = beats / frame_rate + ONSET_LEAD
@@ -271,113 +275,9 @@ def tempo_from_envelopes(
     )
 
 
-@dataclass(frozen=True)
-class PulseEvidence:
-    """The envelopes and periodicity every tempo decision reads, computed once per track.
-
-    ``accent`` is the sum of the onset bands below 3.5 kHz (or ``onset`` plus ``onset_low``
-    without bands), ``kick`` the kick band and ``hats`` the top band, each minus its one-second
-    running mean and half-wave rectified (`_pulse_envelope`); the beat tracker follows the
-    accent. ``acf`` and ``kick_acf`` are the `periodicity` of the accent and of the kick band;
-    ``snare`` the snare-crack band (1.2–3.5 kHz) treated like the others (None without the
-    five bands);
-    ``attack`` the 95th percentile of the accent's raw onset strength (see `_confidence`).
-    """
-
-    frame_rate: float
-    accent: np.ndarray
-    kick: np.ndarray
-    hats: np.ndarray
-    acf: np.ndarray
-    kick_acf: np.ndarray
-    snare: np.ndarray | None = None
-    attack: float = 1.0
-
-
-def pulse_evidence(
-    *, onset: np.ndarray, onset_low: np.ndarray, onset_bands: np.ndarray | None, frame_rate: float
-) -> PulseEvidence:
-    """Build the `PulseEvidence` of one track from its onset envelopes."""
-    onset = np.asarray(onset, dtype=np.float64)
-    kick = _pulse_envelope(np.asarray(onset_low, dtype=np.float64), frame_rate)
-    if onset_bands is None or onset_bands.shape[1] < 5:
-        raw = onset + np.asarray(onset_low, dtype=np.float64)
-        accent = _pulse_envelope(onset, frame_rate) + kick
-        hats, snare = _pulse_envelope(onset, frame_rate), None
-    else:
-        raw = onset_bands[:, :ACCENT_BANDS].sum(axis=1)
-        accent = _pulse_envelope(raw, frame_rate)
-        hats = _pulse_envelope(onset_bands[:, -1], frame_rate)
-        snare = _pulse_envelope(onset_bands[:, 3], frame_rate)
-    max_lag = int(np.ceil(frame_rate * 60.0 / COMB_MIN_BPM * COMB_HARMONICS)) + 2
-    return PulseEvidence(
-        frame_rate=frame_rate,
-        accent=accent,
-        kick=kick,
-        hats=hats,
-        acf=periodicity(accent, frame_rate=frame_rate, max_lag=max_lag),
-        kick_acf=periodicity(kick, frame_rate=frame_rate, max_lag=max_lag),
-        snare=snare,
-        attack=float(np.percentile(raw, 95)) if raw.size else 0.0,
-    )
-
-
-def _pulse_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
-    width = max(1, int(round(frame_rate)))
-    kernel = np.full(width, 1.0 / width)
-    trend = np.convolve(onset, kernel, mode="same")
-    return np.maximum(onset - trend, 0.0)
-
-
 def _unit(x: np.ndarray) -> np.ndarray:
     scale = x.std()
     return x / scale if scale > 0 else x
-
-
-def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.ndarray:
-    """Time-averaged, energy-normalised autocorrelation of ``envelope`` for lags 0..max_lag.
-
-    The envelope is cut into ``WINDOW_SECONDS`` windows every ``WINDOW_HOP_SECONDS``
-    (``librosa.util.frame``), and each window's mean-removed ``librosa.autocorrelate`` is
-    divided by the overlap length (unbiased, which librosa's tempogram is not: long lags must
-    not be penalised, or the comb would favour fast levels) and by its lag-0 value. Windows are
-    averaged weighted by the square root of their energy, so quiet passages count less. Only
-    the windows are held, never a frame-by-frame tempogram, so memory stays bounded for hours
-    of audio. A signal shorter than one window is one window.
-
-    Returns
-    -------
-    ndarray, shape (max_lag + 1,)
-        1 at lag 0; near 0 at every lag for noise; near 1 at the period of a steady pulse.
-    """
-    import librosa
-
-    envelope = np.asarray(envelope, dtype=np.float64)
-    n = envelope.shape[0]
-    window = max(2, min(n, int(round(WINDOW_SECONDS * frame_rate))))
-    # Lags past half the window rest on less than half of it: too noisy to compare.
-    max_lag = min(max_lag, window // 2)
-    hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
-    total = np.zeros(max_lag + 1)
-    weight = 0.0
-    overlap = (window - np.arange(max_lag + 1)) / window
-    # Batches of windows keep the transient arrays small for a long file.
-    starts = np.arange(0, max(1, n - window + 1), hop)
-    if starts[-1] + window < n:
-        starts = np.append(starts, n - window)
-    for first in range(0, starts.size, 64):
-        chunk = starts[first : first + 64]
-        segments = np.stack([envelope[s : s + window] for s in chunk])
-        segments -= segments.mean(axis=1, keepdims=True)
-        acf = librosa.autocorrelate(segments, max_size=max_lag + 1, axis=1)
-        energy = acf[:, 0]
-        good = energy > 1e-12
-        if not good.any():
-            continue
-        w = np.sqrt(energy[good])
-        total += (w[:, None] * acf[good] / energy[good, None] / overlap[None, :]).sum(axis=0)
-        weight += float(w.sum())
-    return total / weight if weight > 0 else np.zeros(max_lag + 1)
 
 
 def _interp(acf: np.ndarray, lag: float | np.ndarray) -> np.ndarray:
@@ -421,8 +321,35 @@ def metrical_levels(acf: np.ndarray, *, frame_rate: float, min_bpm: float, max_b
     whose strongest repetition is a 3-beat figure (a 3-3-2 clave, a hemiola) over a binary
     beat. Empty when the envelope shows no periodicity.
     """
-    return _octave_levels(_pulse_seeds(acf, frame_rate=frame_rate), frame_rate=frame_rate,
-                          min_bpm=min_bpm, max_bpm=max_bpm)
+    return candidate_levels(acf, _pulse_seeds(acf, frame_rate=frame_rate), frame_rate=frame_rate,
+                            min_bpm=min_bpm, max_bpm=max_bpm)
+
+
+def candidate_levels(
+    acf: np.ndarray, seeds: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float
+) -> np.ndarray:
+    """The octave levels of every seed, plus the thirds of the main seed when its period
+    divides in three (`_divides_in_three`), slowest first.
+
+    Octave families alone cannot reach the beat of a waltz whose bar is the most salient
+    pulse: a third of the bar is in no octave of it. The third levels lie off the main
+    family, so `pick_level`'s 3:2 guard still asks them to win by `OFF_GRID_MARGIN`.
+    """
+    levels = _octave_levels(seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
+    if levels.size == 0 or not _divides_in_three(acf, float(seeds[0])):
+        return levels
+    thirds = _octave_levels(np.array([seeds[0] / 3.0]), frame_rate=frame_rate,
+                            min_bpm=min_bpm, max_bpm=max_bpm)
+    extra = [p for p in thirds if all(abs(p / q - 1) > 0.02 for q in levels)]
+    return np.array(sorted([*levels, *extra], reverse=True))
+
+
+def _divides_in_three(acf: np.ndarray, period: float) -> bool:
+    """Whether the pulse recurs at a third of ``period`` more than at its half and quarter:
+    a bar of three beats (or a beat of three eighths), not of two or four. librosa's
+    tempogram shows the peaks; deciding the meter from them is dancer's."""
+    third, half, quarter = _interp(acf, np.array([period / 3, period / 2, period / 4]))
+    return bool(third > max(half, quarter))
 
 
 def _octave_levels(seeds: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float) -> np.ndarray:
@@ -539,28 +466,39 @@ def _refine_period(acf: np.ndarray, period: float) -> float:
 
 
 def _confidence(
-    acf: np.ndarray, *, period: float, grid: BeatGrid | None, attack: float
+    acf: np.ndarray, *, period: float, grid: BeatGrid | None, attack: float, seconds: float
 ) -> tuple[float, bool]:
     """Confidence 0..1 and the beatless flag.
 
-    Salience is the accent's strongest periodicity at one, two or four beat periods (a
+    Salience is the strongest periodicity of the mixed accent (``acf``, the bands summed as
+    mixed: `pulse.PulseEvidence.presence_acf`) at one, two or four beat periods (a
     breakbeat recurs by the bar more than by the beat): noise, speech and pads stay below
     0.17, steady music reaches 0.25–0.9, and a 5-second excerpt of a clear beat can fall to
-    0.06 (one window of autocorrelation is noisy). ``attack`` is
+    0.057 (one window of autocorrelation is noisy; see below). ``attack`` is
     the 95th percentile of the accent's onset strength (log-spectral flux, so nearly
     independent of the mastering level): sustained pads, strings and drones stay near 0.1–0.25
     while anything struck or plucked reaches 0.35 and more.
 
     Beatless needs no usable pulse at all: salience below `BEATLESS_SALIENCE`, or a weak
     pulse (below `WEAK_SALIENCE`) made of soft swells with no attacks (below `SOFT_ATTACK`).
+    Below `STILL_ATTACK` nothing in the signal ever rises audibly (a steady tone, whose
+    partials' beating can be perfectly periodic and yet is no pulse). The first test needs
+    at least one autocorrelation window (``pulse.WINDOW_SECONDS``) of
+    signal: in a 5-second excerpt of a clear beat the one short window's periodicity is as
+    noisy as its value, so only the missing attacks can say there is no beat.
     A drifting, swung or short excerpt with real attacks is a beat with low confidence.
     Steadiness, the share of tracked beats within 10% of a period of the fitted grid
-    discounted by their RMS deviation, lowers the confidence but never flags a track.
+    discounted by their RMS deviation, lowers the confidence but never flags a track; a
+    beatless track gets no credit for it.
     """
     multiples = [k * period for k in (1, 2, 4) if k * period <= acf.shape[0] - 1] or [period]
     salience = float(np.max(_interp(acf, np.array(multiples))))
-    beatless = salience < BEATLESS_SALIENCE or (salience < WEAK_SALIENCE and attack < SOFT_ATTACK)
-    salient = float(np.clip((salience - BEATLESS_SALIENCE) / 0.4, 0.0, 1.0))
-    steady = 0.0 if grid is None else grid.inliers * float(np.clip(1.0 - grid.residual / 0.12, 0.0, 1.0))
+    no_pulse = salience < BEATLESS_SALIENCE and seconds >= WINDOW_SECONDS
+    beatless = no_pulse or attack < STILL_ATTACK or (salience < WEAK_SALIENCE and attack < SOFT_ATTACK)
+    # A pulse of soft swells is salient only as far as it has attacks.
+    salient = float(np.clip((salience - BEATLESS_SALIENCE) / 0.4, 0.0, 1.0)) * min(1.0, attack / SOFT_ATTACK)
+    steady = 0.0
+    if grid is not None and not beatless:  # beats a track is said not to have earn no credit
+        steady = grid.inliers * float(np.clip(1.0 - grid.residual / 0.12, 0.0, 1.0))
     confidence = float(np.clip(np.sqrt(salient) * (0.5 + 0.5 * steady), 0.0, 1.0))
     return confidence, beatless

@@ -1,0 +1,180 @@
+"""Pulse envelopes and their periodicity: what every tempo decision in `tempo` reads.
+
+Public API
+----------
+PulseEvidence
+    The accent, kick, snare and hat envelopes of one track and the periodicity of the accent
+    and kick, computed once.
+pulse_evidence
+    Build it from the onset envelopes of `features.Features`.
+pulse_envelope
+    One onset envelope minus its one-second running mean, half-wave rectified.
+periodicity
+    Time-averaged autocorrelation tempogram of an envelope (``librosa.autocorrelate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PulseEvidence", "periodicity", "pulse_envelope", "pulse_evidence"]
+
+#: The slowest pulse the periodicity must cover (BPM), and how many multiples of its period:
+#: `tempo.comb_salience` sums the periodicity at that many multiples of each lag.
+COMB_MIN_BPM = 30.0
+COMB_HARMONICS = 4
+WINDOW_SECONDS = 12.0
+WINDOW_HOP_SECONDS = 3.0
+#: Onset bands (of `features.BAND_EDGES`) that make up the accent: everything below 3.5 kHz.
+ACCENT_BANDS = 4
+#: In the accent, a band whose mean onset strength is below this share of the busiest band's
+#: is weighed as if it had that share (`_balanced_accent`).
+QUIET_BAND = 0.1
+#: Band pulses are capped at this percentile of their positive frames (`pulse_envelope`).
+SPIKE_PERCENTILE = 99.0
+
+
+@dataclass(frozen=True)
+class PulseEvidence:
+    """The envelopes and periodicity every tempo decision reads, computed once per track.
+
+    ``accent`` is the sum of the onset bands below 3.5 kHz (or ``onset`` plus ``onset_low``
+    without bands), ``kick`` the kick band and ``hats`` the top band, each minus its one-second
+    running mean and half-wave rectified (`pulse_envelope`); the beat tracker follows the
+    accent. ``acf`` and ``kick_acf`` are the `periodicity` of the accent and of the kick band;
+    ``presence_acf`` that of the bands summed as they are mixed, loud bands counting more,
+    which decides whether there is a pulse at all (a faint band's slow swells, which the
+    balanced accent raises to the others, are no beat);
+    ``snare`` the snare-crack band (1.2–3.5 kHz) treated like the others (None without the
+    five bands);
+    ``attack`` the 95th percentile of the accent's raw onset strength (see `_confidence`).
+    """
+
+    frame_rate: float
+    accent: np.ndarray
+    kick: np.ndarray
+    hats: np.ndarray
+    acf: np.ndarray
+    kick_acf: np.ndarray
+    snare: np.ndarray | None = None
+    attack: float = 1.0
+    presence_acf: np.ndarray | None = None
+
+
+def pulse_evidence(
+    *, onset: np.ndarray, onset_low: np.ndarray, onset_bands: np.ndarray | None, frame_rate: float
+) -> PulseEvidence:
+    """Build the `PulseEvidence` of one track from its onset envelopes."""
+    onset = np.asarray(onset, dtype=np.float64)
+    kick = pulse_envelope(np.asarray(onset_low, dtype=np.float64), frame_rate)
+    if onset_bands is None or onset_bands.shape[1] < 5:
+        raw = onset + np.asarray(onset_low, dtype=np.float64)
+        accent = pulse_envelope(onset, frame_rate) + kick
+        hats, snare, mixed = pulse_envelope(onset, frame_rate), None, None
+    else:
+        raw = onset_bands[:, :ACCENT_BANDS].sum(axis=1)
+        accent = _balanced_accent(
+            [pulse_envelope(onset_bands[:, b], frame_rate) for b in range(ACCENT_BANDS)]
+        )
+        hats = pulse_envelope(onset_bands[:, -1], frame_rate)
+        snare = pulse_envelope(onset_bands[:, 3], frame_rate)
+        mixed = pulse_envelope(raw, frame_rate)
+    max_lag = int(np.ceil(frame_rate * 60.0 / COMB_MIN_BPM * COMB_HARMONICS)) + 2
+    acf = periodicity(accent, frame_rate=frame_rate, max_lag=max_lag)
+    return PulseEvidence(
+        frame_rate=frame_rate,
+        accent=accent,
+        kick=kick,
+        hats=hats,
+        acf=acf,
+        kick_acf=periodicity(kick, frame_rate=frame_rate, max_lag=max_lag),
+        snare=snare,
+        attack=float(np.percentile(raw, 95)) if raw.size else 0.0,
+        presence_acf=acf if mixed is None else periodicity(mixed, frame_rate=frame_rate, max_lag=max_lag),
+    )
+
+
+def _balanced_accent(pulses: list[np.ndarray]) -> np.ndarray:
+    """Sum of band pulse envelopes, each divided by its own mean (then scaled back by their
+    average mean, so the accent keeps the envelopes' size).
+
+    An onset counts as an event whatever band it is in and however loud that band is mixed:
+    in a raw sum the kick band's flux outweighs a snare or a strummed chord, and a boom-chick
+    (kick on one, snare on two) recurs every two beats instead of every beat. The mean, not
+    the deviation, is the unit: a band that is busy all the time (hats leaking into the snare
+    band on every eighth) keeps the weight of its typical onset rather than of its peaks.
+    """
+    level = np.array([float(p.mean()) for p in pulses])
+    if not np.any(level > 0):
+        return np.sum(pulses, axis=0)
+    # A band with next to nothing in it (no bass in a string pad) is not raised to the others:
+    # its unit would be its noise.
+    unit = np.maximum(level, QUIET_BAND * level.max())
+    return float(level.mean()) * np.sum([p / u for p, u in zip(pulses, unit)], axis=0)
+
+
+def pulse_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
+    """``onset`` minus its one-second running mean, half-wave rectified, with lone spikes
+    capped at the 99th percentile of its positive frames.
+
+    The cap is for a recording that starts in the middle of a sound (an excerpt, a song cut
+    from a mix): its first frame rises from the silence before the file, dozens of times
+    higher than any onset in the music, and in a short excerpt that one frame would swamp the
+    autocorrelation and read as no pulse at all.
+    """
+    width = max(1, int(round(frame_rate)))
+    kernel = np.full(width, 1.0 / width)
+    trend = np.convolve(onset, kernel, mode="same")
+    pulse = np.maximum(onset - trend, 0.0)
+    positive = pulse[pulse > 0]
+    if positive.size:
+        np.minimum(pulse, np.percentile(positive, SPIKE_PERCENTILE), out=pulse)
+    return pulse
+
+
+def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.ndarray:
+    """Time-averaged, energy-normalised autocorrelation of ``envelope`` for lags 0..max_lag.
+
+    The envelope is cut into ``WINDOW_SECONDS`` windows every ``WINDOW_HOP_SECONDS``
+    (``librosa.util.frame``), and each window's mean-removed ``librosa.autocorrelate`` is
+    divided by the overlap length (unbiased, which librosa's tempogram is not: long lags must
+    not be penalised, or the comb would favour fast levels) and by its lag-0 value. Windows are
+    averaged weighted by the square root of their energy, so quiet passages count less. Only
+    the windows are held, never a frame-by-frame tempogram, so memory stays bounded for hours
+    of audio. A signal shorter than one window is one window.
+
+    Returns
+    -------
+    ndarray, shape (max_lag + 1,)
+        1 at lag 0; near 0 at every lag for noise; near 1 at the period of a steady pulse.
+    """
+    import librosa
+
+    envelope = np.asarray(envelope, dtype=np.float64)
+    n = envelope.shape[0]
+    window = max(2, min(n, int(round(WINDOW_SECONDS * frame_rate))))
+    # Lags past half the window rest on less than half of it: too noisy to compare.
+    max_lag = min(max_lag, window // 2)
+    hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
+    total = np.zeros(max_lag + 1)
+    weight = 0.0
+    overlap = (window - np.arange(max_lag + 1)) / window
+    # Batches of windows keep the transient arrays small for a long file.
+    starts = np.arange(0, max(1, n - window + 1), hop)
+    if starts[-1] + window < n:
+        starts = np.append(starts, n - window)
+    for first in range(0, starts.size, 64):
+        chunk = starts[first : first + 64]
+        segments = np.stack([envelope[s : s + window] for s in chunk])
+        segments -= segments.mean(axis=1, keepdims=True)
+        acf = librosa.autocorrelate(segments, max_size=max_lag + 1, axis=1)
+        energy = acf[:, 0]
+        good = energy > 1e-12
+        if not good.any():
+            continue
+        w = np.sqrt(energy[good])
+        total += (w[:, None] * acf[good] / energy[good, None] / overlap[None, :]).sum(axis=0)
+        weight += float(w.sum())
+    return total / weight if weight > 0 else np.zeros(max_lag + 1)
