@@ -13,6 +13,11 @@ any machine and cached under `tempo_set.default_cache_dir()`):
   their chart's tempo map.
 - ``lmms``: sixteen of ``lmms-common``'s demo songs rendered headless, labelled by the project's
   ``bpm``. That is the grid the author set; the felt beat may be half or double it.
+- ``openmsx``: Debian's ``openttd-openmsx``, 30 MIDI songs written by people (blues, boogie,
+  swing, ragtime, country, rock, funk), rendered by fluidsynth and labelled by their MIDI tempo
+  (`benchmarks/midi_set.py`); a fourth source for leave one source out.
+- ``excerpts``: 5, 10 and 20 s cut from three places in every real recording and OpenMSX
+  song, starting mid-sound as a preview or a clip does: short excerpts must stay beats.
 - ``equivariance``: the real recordings (first 60 s) sped up and slowed down exactly (×0.90,
   ×1.12); the estimate must scale by the factor within 2%.
 
@@ -23,13 +28,13 @@ beat flagged beatless), CPU seconds. Then:
 - a reliability table: dancer's confidence in bins against Acc2 over every labelled item;
 - leave one source out: the two fitted constants of the metrical-level choice
   (`dancer.analysis.tempo.RHYTHM_WEIGHT` and ``PRIOR_OCTAVES``) are fitted on one source
-  (synthetic, Frets on Fire, LMMS) by grid search and reported on the other two;
+  (synthetic, Frets on Fire, LMMS, OpenMSX) by grid search and reported on the other two;
 - the targets of issue #12, PASS or FAIL.
 
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
 librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=sr)``.
 
-Usage: ``python benchmarks/tempo_accuracy.py [--sets synthetic,fof,lmms,equivariance]
+Usage: ``python benchmarks/tempo_accuracy.py [--sets synthetic,fof,lmms,openmsx,excerpts,equivariance]
 [--no-librosa] [--cache DIR] [-v]``.
 """
 
@@ -53,12 +58,14 @@ import soundfile as sf  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from midi_set import load_openmsx_set  # noqa: E402
 from tempo_set import (  # noqa: E402
     LabelledItem,
     build_hard_set,
     build_synthetic_set,
     chart_beats,
     default_cache_dir,
+    excerpts,
     load_fretsonfire_set,
     load_lmms_set,
     tempo_equivariance_pairs,
@@ -72,6 +79,7 @@ from dancer.analysis.tempo import estimate_tempo  # noqa: E402
 ACC1_TOLERANCE = 0.04
 EQUIVARIANCE_TOLERANCE = 0.02
 FACTORS = (0.90, 1.12)
+EXCERPT_SECONDS = (5.0, 10.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -419,7 +427,7 @@ def _recall(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[int, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="synthetic,fof,lmms,equivariance")
+    parser.add_argument("--sets", default="synthetic,fof,lmms,openmsx,excerpts,equivariance")
     parser.add_argument("--no-librosa", action="store_true")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -435,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                                *build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
                                *build_hard_set(cache / "hard")]
     real = []
-    if sets & {"fof", "equivariance"}:
+    if sets & {"fof", "equivariance", "excerpts"}:
         fof = load_fretsonfire_set(cache_dir=cache)
         if not fof:
             print("\n(no Frets on Fire songs: apt-get install fretsonfire-songs-muldjord "
@@ -443,13 +451,24 @@ def main(argv: list[str] | None = None) -> int:
         if "fof" in sets and fof:
             groups["fof"] = fof
         real += fof
-    if sets & {"lmms", "equivariance"}:
+    if sets & {"lmms", "equivariance", "excerpts"}:
         lmms = load_lmms_set(cache / "lmms")
         if not lmms:
             print("\n(no LMMS renders: apt-get install lmms, and run this as root)")
         if "lmms" in sets and lmms:
             groups["lmms"] = lmms
         real += lmms
+    openmsx = []
+    if sets & {"openmsx", "excerpts"}:
+        openmsx = load_openmsx_set(cache)
+        if openmsx and "openmsx" in sets:
+            groups["openmsx"] = openmsx
+        else:
+            print("\n(no OpenMSX songs: apt-get install openttd-openmsx fluidsynth fluid-soundfont-gm)")
+    short = {}
+    if "excerpts" in sets:
+        for seconds in EXCERPT_SECONDS:
+            short[f"excerpts {seconds:g} s"] = excerpts([*real, *openmsx], seconds, cache_dir=cache)
 
     results, everything, all_estimates, tables = {}, [], [], []
     for name, items in groups.items():
@@ -465,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         reliability(everything, all_estimates)
     if len({t.source for t in tables}) > 1:
         leave_one_source_out(tables)
+    for name, items in short.items():
+        results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
     if "equivariance" in sets and real:
         results["equivariance"] = equivariance(real, cache=cache, with_librosa=with_librosa)
 
@@ -492,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
             ("LMMS + Frets on Fire Acc1 >= 0.80", s.acc1 >= 0.80, f"{s.acc1:.3f}"),
             ("no real recording flagged beatless", flagged == 0, f"{flagged}/{len(items)}"),
         ]
+    for name in short:
+        flagged = sum(e.beatless for e in results[name]["estimates"])
+        checks.append((f"no {name[9:]} excerpt flagged beatless", flagged == 0,
+                       f"{flagged}/{len(short[name])}"))
     if "equivariance" in results:
         v = results["equivariance"]["dancer"]
         checks.append(("equivariance x0.90/x1.12 >= 0.90", v >= 0.90, f"{v:.3f}"))

@@ -13,6 +13,7 @@ load_fretsonfire_set      the songs of Debian's ``fretsonfire-songs-muldjord``: 
 load_lmms_set             LMMS demo songs rendered headless (`benchmarks/lmms_set.py`), labelled by
                           their project's tempo.
 tempo_equivariance_pairs  exact speed changes of one recording (tempo and pitch scale together).
+excerpts                  short excerpts cut from the middle of recordings.
 
 Run ``python benchmarks/tempo_set.py [CACHE_DIR]`` to build everything and print a table.
 Rendered and mixed files are cached by content, so a rerun only reads the cache.
@@ -529,6 +530,38 @@ def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.9
             _write(out, np.clip(faster, -1.0, 1.0), source[1], "WAV")
         pairs.append((out, float(factor)))
     return pairs
+
+
+def excerpts(items: Sequence[LabelledItem], seconds: float, *, cache_dir: Path | None = None,
+             starts: Sequence[float] = (0.3, 0.5, 0.7)) -> list[LabelledItem]:
+    """``seconds``-long excerpts of each item, cut at each of ``starts`` (shares of its length)
+    and labelled like it; ``source`` becomes ``excerpt/SOURCE``.
+
+    Cut straight out of the music, as a preview or a clip is, so every excerpt starts in the
+    middle of a sound. Items shorter than the excerpt are skipped. Cached as WAV under
+    ``cache_dir / "excerpts"``.
+    """
+    out_dir = Path(cache_dir or default_cache_dir()) / "excerpts"
+    made = []
+    for item in items:
+        if item.bpm is None or item.seconds < seconds:
+            continue
+        info = Path(item.path).stat()
+        source = None
+        for start in starts:
+            stamp = f"{item.path}:{info.st_size}:{info.st_mtime_ns}:{seconds!r}:{start!r}"
+            digest = hashlib.sha1(stamp.encode()).hexdigest()[:10]
+            out = out_dir / f"{Path(item.path).stem}-{seconds:g}s-at{start:g}-{digest}.wav"
+            if not out.exists():
+                if source is None:
+                    source = sf.read(str(item.path), dtype="float32", always_2d=True)
+                y, sr = source
+                first = int(start * len(y))
+                out_dir.mkdir(parents=True, exist_ok=True)
+                _write(out, y[first : first + int(seconds * sr)], sr, "WAV")
+            made.append(LabelledItem(out, item.bpm, item.meter, item.genre, f"excerpt/{item.source}",
+                                     f"{item.name}@{start:g}", seconds, item.tempo_constant, item.note))
+    return made
 
 
 # ----------------------------------------------------------------------------------------------

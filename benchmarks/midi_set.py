@@ -1,0 +1,116 @@
+"""Human-composed MIDI songs with a known tempo, for the tempo benchmark (`tempo_accuracy.py`).
+
+Debian's ``openttd-openmsx`` (GPL-2) is a soundtrack of 31 MIDI songs written by people: blues,
+boogie, swing, ragtime, marabi, country, rock, funk, pop and film-like cues, in 4/4, 3/4, 5/4 and
+6/4, most with a GM drum part. They are rendered here by fluidsynth with the FluidR3 SoundFont
+(the same renderer as the synthetic banks), so the sound is synthetic, but the rhythms,
+arrangements and tempos were chosen by their composers: a source whose metrical structure dancer
+has never been fitted to.
+
+The label is the MIDI file's tempo, the quarter-note rate its composer set. As with LMMS projects
+that is the grid, and the felt beat may be half or double it (a cut-time march, a half-time
+ballad): report Acc1 and Acc2. Songs whose tempo changes for more than a tenth of their length
+are left out (`MAX_OTHER_TEMPO_SHARE`).
+
+Run ``python benchmarks/midi_set.py [CACHE_DIR]`` to render and list the set.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import mido
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tempo_set import LabelledItem, _render, _trim_tail, default_cache_dir  # noqa: E402
+
+OPENMSX_ROOT = Path("/usr/share/games/openttd/baseset/openmsx")
+#: A song is kept when tempos other than its dominant one last at most this share of it.
+MAX_OTHER_TEMPO_SHARE = 0.10
+
+
+def tempo_shares(midi: mido.MidiFile) -> tuple[dict[float, float], int]:
+    """({bpm: seconds at that tempo}, meter at the start) of a MIDI file up to its last event.
+
+    A file without a tempo event plays at MIDI's default, 120 BPM.
+    """
+    changes: dict[int, int] = {0: 500_000}
+    meter, end = 4, 0
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                changes[tick] = msg.tempo
+            elif msg.type == "time_signature" and tick == 0:
+                meter = msg.numerator
+        end = max(end, tick)
+    ticks = sorted(changes)
+    seconds: dict[float, float] = {}
+    for start, stop in zip(ticks, [*ticks[1:], max(end, ticks[-1])]):
+        bpm = round(60e6 / changes[start], 2)
+        seconds[bpm] = seconds.get(bpm, 0.0) + (stop - start) * changes[start] / midi.ticks_per_beat / 1e6
+    return seconds, meter
+
+
+def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT,
+                     jobs: int = 2) -> list[LabelledItem]:
+    """The OpenMSX songs under ``root``, rendered into ``cache_dir/openmsx`` (default
+    `tempo_set.default_cache_dir`); ``source="openmsx"``. Returns [] without the package."""
+    files = sorted(Path(root).glob("*.mid"))
+    if not files:
+        return []
+    out_dir = Path(cache_dir or default_cache_dir()) / "openmsx"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chosen: list[tuple[str, mido.MidiFile, float, int]] = []
+    for path in files:
+        try:
+            midi = mido.MidiFile(str(path))
+        except (OSError, ValueError, EOFError) as error:
+            print(f"warning: cannot read {path}: {error}; skipped", file=sys.stderr)
+            continue
+        seconds, meter = tempo_shares(midi)
+        total = sum(seconds.values())
+        bpm = max(seconds, key=seconds.get)
+        if total <= 0 or 1 - seconds[bpm] / total > MAX_OTHER_TEMPO_SHARE:
+            continue
+        chosen.append((path.stem, midi, bpm, meter))
+
+    def render(job: tuple[str, mido.MidiFile, float, int]) -> Path | None:
+        name, midi = job[0], job[1]
+        try:
+            wav = _render(midi, out_dir, name)
+        except (RuntimeError, OSError) as error:
+            print(f"warning: {error}; skipped", file=sys.stderr)
+            return None
+        trimmed = wav.with_suffix(".trimmed")
+        if not trimmed.exists():
+            _trim_tail(wav)
+            trimmed.touch()
+        return wav
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        paths = list(pool.map(render, chosen))
+    return [
+        LabelledItem(path, bpm, meter, "midi", "openmsx", name, sf.info(str(path)).duration)
+        for (name, _, bpm, meter), path in zip(chosen, paths)
+        if path is not None
+    ]
+
+
+def main(argv: Sequence[str]) -> None:
+    cache = Path(argv[0]) if argv else default_cache_dir()
+    items = load_openmsx_set(cache)
+    print(f"{'name':<30} {'bpm':>7} {'meter':>5} {'seconds':>8}")
+    for item in items:
+        print(f"{item.name:<30.30} {item.bpm:>7.2f} {item.meter:>5} {item.seconds:>8.1f}")
+    print(f"{len(items)} OpenMSX songs (apt-get install openttd-openmsx fluidsynth fluid-soundfont-gm)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
