@@ -32,8 +32,10 @@ ACCENT_BANDS = 4
 #: In the accent, a band whose mean onset strength is below this share of the busiest band's
 #: is weighed as if it had that share (`_balanced_accent`).
 QUIET_BAND = 0.1
-#: Band pulses are capped at this percentile of their positive frames (`pulse_envelope`).
-SPIKE_PERCENTILE = 99.0
+#: Band pulses are capped at the value this share of their positive frames reach, counted
+#: over at least `SPIKE_FRAMES` frames (`pulse_envelope`).
+SPIKE_SHARE = 0.01
+SPIKE_FRAMES = 3
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _balanced_accent(pulses: list[np.ndarray]) -> np.ndarray:
 
 def pulse_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
     """``onset`` minus its one-second running mean, half-wave rectified, with lone spikes
-    capped at the 99th percentile of its positive frames.
+    capped at the value that its top 1% of positive frames (and at least three) reach.
 
     The cap is for a recording that starts in the middle of a sound (an excerpt, a song cut
     from a mix): its first frame rises from the silence before the file, dozens of times
@@ -130,7 +132,8 @@ def pulse_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
     pulse = np.maximum(onset - trend, 0.0)
     positive = pulse[pulse > 0]
     if positive.size:
-        np.minimum(pulse, np.percentile(positive, SPIKE_PERCENTILE), out=pulse)
+        top = min(positive.size, max(SPIKE_FRAMES, int(np.ceil(SPIKE_SHARE * positive.size))))
+        np.minimum(pulse, np.partition(positive, positive.size - top)[positive.size - top], out=pulse)
     return pulse
 
 

@@ -250,7 +250,7 @@ def test_an_excerpt_cut_mid_sound_keeps_its_beat() -> None:
     for seconds in (5.0, 10.0):
         r = analyse(song[first : first + int(seconds * SR)])
         assert not r.beatless, f"{seconds} s"
-    assert r.bpm == pytest.approx(120.0, rel=0.02)
+        assert r.bpm == pytest.approx(120.0, rel=0.02), f"{seconds} s"
 
 
 def test_a_loose_drifting_pulse_is_a_beat_with_lower_confidence() -> None:
