@@ -221,11 +221,7 @@ def _worker_main(tasks: Connection, results: Connection) -> None:
     # The parent handles Ctrl-C and tells workers to stop; a worker dying on SIGINT mid-write
     # of a result would lose it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One worker per core already: BLAS need not start a thread pool. (This only takes effect
-    # when numpy is not loaded yet: spawn first re-imports the parent's main script, which may
-    # import it. The analysis keeps its matrix products small enough to stay single-threaded.)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+    # BLAS runs single-threaded here: the parent starts workers with `WORKER_THREAD_ENV`.
     # librosa's imports and numba's compilation (~4 s) are paid here, once per worker, not on
     # the first file.
     from dancer.analysis import warm_up
@@ -256,12 +252,35 @@ def _silence_native_stderr() -> None:
     os.close(devnull)
 
 
+#: Set in the environment a worker starts with. One worker per core already, so BLAS and
+#: OpenMP must not start thread pools of their own: two workers on two cores with two BLAS
+#: threads each spin for CPU and scan slower than one. It has to be in the environment the
+#: worker starts with: a spawned worker imports numpy (with `dancer.model`) while it unpickles
+#: its target, before any of its own code runs.
+WORKER_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _start_with_env(process: mp.process.BaseProcess, env: dict[str, str]) -> None:
+    """Start ``process`` (spawned: it copies the parent's environment) with ``env`` set, leaving
+    the parent's own environment as it was."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        process.start()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class _Worker:
     def __init__(self, ctx: mp.context.BaseContext) -> None:
         task_reader, self.tasks = ctx.Pipe(duplex=False)
         self.results, result_writer = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_worker_main, args=(task_reader, result_writer), daemon=True)
-        self.process.start()
+        _start_with_env(self.process, WORKER_THREAD_ENV)
         # Only the worker may hold these ends, so that either side's death is end-of-file to the other.
         task_reader.close()
         result_writer.close()

@@ -304,3 +304,31 @@ def test_worker_warm_up_pays_the_imports_and_the_jit_before_the_first_file():
     seconds, loaded = res.stdout.split()
     assert loaded == "True"
     assert float(seconds) < 0.5, "the first file after the warm-up must not import or compile"
+
+
+def _blas_threads(conn) -> None:
+    """In a spawned worker: how many threads the BLAS numpy loaded will use."""
+    import threadpoolctl
+
+    info = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    conn.send(max(info, default=1))
+
+
+def test_scan_workers_start_with_single_threaded_blas(monkeypatch):
+    import multiprocessing as mp
+
+    for var in scan_mod.WORKER_THREAD_ENV:
+        monkeypatch.delenv(var, raising=False)
+    ctx = mp.get_context("spawn")
+    counts = {}
+    for label, env in (("plain", {}), ("worker", scan_mod.WORKER_THREAD_ENV)):
+        reader, writer = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_blas_threads, args=(writer,))
+        scan_mod._start_with_env(process, env)
+        writer.close()
+        counts[label] = reader.recv()
+        process.join(timeout=30)
+    assert counts["worker"] == 1
+    if os.cpu_count() and os.cpu_count() > 1:
+        assert counts["plain"] > 1, "without the setting BLAS starts a pool (else this test shows nothing)"
+    assert not any(var in os.environ for var in scan_mod.WORKER_THREAD_ENV), "parent's environment untouched"
