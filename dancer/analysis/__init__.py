@@ -10,12 +10,16 @@ Modules:
 - `cues`: cue-in/cue-out and intro/outro lengths from the level envelope and beat grid.
 
 Everything is computed in one pass over the decoded signal so memory does not grow with the
-track's length: only per-frame features (~43 per second) are kept.
+track's length: only per-frame features (~43 per second) are kept. The features of each block
+are computed on a thread of their own while the caller's thread decodes and K-weights the next
+(`_Lane`), so one file keeps two cores busy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -28,6 +32,9 @@ MIN_SECONDS = 2.0
 MAX_NONFINITE_SHARE = 0.5
 #: Float samples beyond this magnitude (+80 dBFS) are damage, not audio.
 MAX_SAMPLE = 1e4
+#: Decoded blocks the loudness side may run ahead of the feature thread (~1.5 s of audio each):
+#: the extractor works in batches of ~12 s, so fewer would leave the decoder waiting.
+LANE_DEPTH = 8
 
 
 def analyse_blocks(
@@ -48,18 +55,24 @@ def analyse_blocks(
     meter = LoudnessMeter(sample_rate, channels)
     frames = 0
     nonfinite = 0
-    for block in blocks:
-        if block.ndim == 1:
-            block = block[:, None]
-        # Float files can hold absurd values (1e20) that overflow the spectra: damaged, like NaN.
-        # Two reductions clear a sound block without temporaries (a NaN fails both comparisons).
-        if block.size and not (-MAX_SAMPLE < block.min() and block.max() < MAX_SAMPLE):
-            finite = np.isfinite(block) & (np.abs(block) < MAX_SAMPLE)
-            nonfinite += int(block.size - np.count_nonzero(finite))
-            block = np.where(finite, block, np.float32(0.0)).astype(np.float32)
-        frames += len(block)
-        extractor.add(block)
-        meter.add(block)
+    lane = _Lane(extractor.add)
+    try:
+        for block in blocks:
+            if block.ndim == 1:
+                block = block[:, None]
+            # Float files can hold absurd values (1e20) that overflow the spectra: damaged, like
+            # NaN. Two reductions clear a sound block without temporaries (a NaN fails both).
+            if block.size and not (-MAX_SAMPLE < block.min() and block.max() < MAX_SAMPLE):
+                finite = np.isfinite(block) & (np.abs(block) < MAX_SAMPLE)
+                nonfinite += int(block.size - np.count_nonzero(finite))
+                block = np.where(finite, block, np.float32(0.0)).astype(np.float32)
+            frames += len(block)
+            lane.put(block)
+            meter.add(block)
+    except BaseException:
+        lane.close(abort=True)
+        raise
+    lane.close()
 
     label = name or "input"
     duration = frames / sample_rate
@@ -99,6 +112,45 @@ def analyse_blocks(
         intro_beats=int(cues.intro_beats),
         outro_beats=int(cues.outro_beats),
     )
+
+
+class _Lane:
+    """Runs ``work`` on each item put, in order, on a thread of its own.
+
+    Why: a scan with one job per core leaves the decoder and the feature extractor waiting for
+    each other. The feature side (librosa's STFT, numpy) and the decoder (libsndfile) release
+    the GIL, so the features of one block are computed while the next is decoded and
+    K-weighted (scipy's ``sosfilt``, which holds it); librosa has no streaming pipeline to do
+    this. Results do not change: the extractor sees the same blocks in the same order.
+    """
+
+    def __init__(self, work: Callable[[np.ndarray], None]) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=LANE_DEPTH)
+        self._error: BaseException | None = None
+        self._abort = False
+        self._thread = threading.Thread(target=self._run, args=(work,), name="dancer-features", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[np.ndarray], None]) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None and not self._abort:
+                try:
+                    work(item)
+                except BaseException as exc:  # handed to the caller, which re-raises it
+                    self._error = exc
+
+    def put(self, item: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
+
+    def close(self, *, abort: bool = False) -> None:
+        """Wait for the items put so far (skipped with ``abort``); re-raise the thread's error."""
+        self._abort = abort
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and not abort:
+            raise self._error
 
 
 def warm_up() -> None:

@@ -1,0 +1,68 @@
+"""`analyse_blocks` computes features on a thread of its own while the next block is decoded:
+the result must not depend on it, and a failure on either side must reach the caller and
+leave no thread behind."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from synth import groove
+
+from dancer.analysis import analyse_blocks
+from dancer.analysis import features as features_mod
+from dancer.errors import DecodeError
+
+SR = 22050
+
+
+def feature_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "dancer-features"]
+
+
+def blocks_of(y: np.ndarray, size: int):
+    return (y[i:i + size] for i in range(0, len(y), size))
+
+
+def test_result_does_not_depend_on_block_size_or_thread_timing():
+    y = groove(118.0, 30.0, SR)
+    one = analyse_blocks([y], sample_rate=SR, channels=y.shape[1])
+    many = analyse_blocks(blocks_of(y, 1000), sample_rate=SR, channels=y.shape[1])
+    assert one.bpm == pytest.approx(118.0, rel=0.02)
+    assert many.bpm == pytest.approx(one.bpm, abs=1e-3)
+    assert np.allclose(many.beats, one.beats, atol=1e-3)
+    assert many.loudness_lufs == pytest.approx(one.loudness_lufs, abs=1e-4)
+    assert many.energy == pytest.approx(one.energy, abs=1e-4)
+    assert not feature_threads()
+
+
+def test_a_decoder_failure_mid_stream_reaches_the_caller():
+    y = groove(100.0, 20.0, SR)
+
+    def broken():
+        yield from blocks_of(y[: 8 * SR], 4096)
+        raise DecodeError("song.flac: decoding failed part-way")
+
+    with pytest.raises(DecodeError, match="part-way"):
+        analyse_blocks(broken(), sample_rate=SR, channels=y.shape[1])
+    assert not feature_threads()
+
+
+def test_a_feature_failure_reaches_the_caller(monkeypatch):
+    calls = []
+    real_add = features_mod.FeatureExtractor.add
+
+    def failing_add(self, block):
+        calls.append(len(block))
+        if len(calls) == 3:
+            raise MemoryError
+        real_add(self, block)
+
+    monkeypatch.setattr(features_mod.FeatureExtractor, "add", failing_add)
+    y = groove(100.0, 20.0, SR)
+    with pytest.raises(MemoryError):
+        analyse_blocks(blocks_of(y, 4096), sample_rate=SR, channels=y.shape[1])
+    assert not feature_threads()
+    # After the failure no more blocks are worked on: the thread only drains the queue.
+    assert len(calls) == 3
