@@ -53,9 +53,12 @@ def test_round_trip_is_exact(tmp_path: Path, planned: tuple[Plan, list[Track]]) 
     plan, tracks = planned
     out = tmp_path / "playlists" / "quick.m3u8"
     write_plan(plan, out)
-    assert any(e.curve is not None for e in plan.entries), "tempo-matched entries keep their curves"
     assert read_plan(out, resolve=resolver(tracks)) == plan
+    # The library plan's picks follow each seed's taste for a track, hashed from its path (and so
+    # from pytest's temporary folder): whether it holds a tempo-matched crossfade is chance. This
+    # fixed sequence of tracks 3 % apart always does.
     odd = place_sequence(odd_tracks(tmp_path / "music"), load_arc("quick"), minutes=12.5)
+    assert any(e.curve is not None for e in odd.entries), "tempo-matched entries keep their curves"
     warned = Plan(
         odd.arc, odd.minutes, 7, odd.entries, odd.phases, odd.objective, ("phase 'x': a\nb", "c=d 'e'")
     )
