@@ -29,6 +29,8 @@ beat flagged beatless), CPU seconds. Then:
 - leave one source out: the two fitted constants of the metrical-level choice
   (`dancer.analysis.tempo.RHYTHM_WEIGHT` and ``PRIOR_OCTAVES``) are fitted on one source
   (synthetic, Frets on Fire, LMMS, OpenMSX) by grid search and reported on the other two;
+- an ablation of the level choice: Acc1 per source when the prior's shape or the rhythm term's
+  form changes (is the prior the lever, or the evidence?);
 - the targets of issue #12, PASS or FAIL.
 
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
@@ -332,6 +334,12 @@ class LevelTable:
     periods: np.ndarray
     rhythm: np.ndarray
     main_pulse: float
+    #: The rhythm term's parts: ``acf(p) - acf(p/2)`` of the accent and of the kick band, and
+    #: ``acf(p)`` of each (periodicity strength), for the ablation.
+    accent_term: np.ndarray
+    kick_term: np.ndarray
+    accent_at: np.ndarray
+    kick_at: np.ndarray
 
 
 def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
@@ -345,8 +353,11 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
         return None
     levels = tempo_model.competing_levels(levels, evidence.acf)
     _, rhythm = tempo_model.level_scores(levels, evidence)
+    accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
+    accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
-                      levels, rhythm, float(pulses[0]))
+                      levels, rhythm, float(pulses[0]), accent_at - accent_half, kick_at - kick_half,
+                      accent_at, kick_at)
 
 
 def chosen_bpm(table: LevelTable, weight: float, width: float) -> float:
@@ -392,6 +403,54 @@ def leave_one_source_out(tables: list[LevelTable]) -> dict[str, tuple[float, flo
             cells.append(f"[{acc:10.3f}]" if s == fit_source else f"{acc:12.3f}")
         print(f"{fit_source:<12} {best[0]:6.2f} {best[1]:6.2f} | " + " ".join(cells))
     return fits
+
+
+def _log_normal(centre: float, width: float):
+    return lambda bpm: -0.5 * (np.log2(bpm / centre) / width) ** 2
+
+
+def _plateau(low: float, high: float, width: float):
+    """0 between ``low`` and ``high`` BPM, log-normal of ``width`` octaves outside."""
+    def prior(bpm: np.ndarray) -> np.ndarray:
+        octaves = np.log2(bpm)
+        out = np.maximum(np.log2(low) - octaves, 0.0) + np.maximum(octaves - np.log2(high), 0.0)
+        return -0.5 * (out / width) ** 2
+    return prior
+
+
+#: name → (prior over BPM, rhythm term from a LevelTable). The first row is what ships.
+ABLATION = {
+    "shipped: log-normal 120/0.5, rhythm": (_log_normal(120, 0.5), lambda t: t.rhythm),
+    "prior centred on 110 BPM": (_log_normal(110, 0.5), lambda t: t.rhythm),
+    "prior centred on 130 BPM": (_log_normal(130, 0.5), lambda t: t.rhythm),
+    "prior 0.4 octaves wide": (_log_normal(120, 0.4), lambda t: t.rhythm),
+    "prior 0.7 octaves wide": (_log_normal(120, 0.7), lambda t: t.rhythm),
+    "flat prior 80-160, 0.3 outside": (_plateau(80, 160, 0.3), lambda t: t.rhythm),
+    "no prior (rhythm alone)": (lambda bpm: np.zeros_like(bpm), lambda t: t.rhythm),
+    "prior alone (no rhythm)": (_log_normal(120, 0.5), lambda t: np.zeros_like(t.rhythm)),
+    "accent term only (x2)": (_log_normal(120, 0.5), lambda t: 2 * t.accent_term),
+    "kick term only (x2)": (_log_normal(120, 0.5), lambda t: 2 * t.kick_term),
+    "rhythm + periodicity strength": (_log_normal(120, 0.5),
+                                      lambda t: t.rhythm + 0.5 * (t.accent_at + t.kick_at)),
+}
+
+
+def ablation(tables: list[LevelTable]) -> None:
+    """Acc1 of the level choice per source under each `ABLATION` variant (the 3:2 guard and the
+    candidate levels unchanged). Which part of the decision limits it: the prior or the evidence."""
+    sources = sorted({t.source for t in tables})
+    print("\n== ablation: Acc1 of the level choice when one part of it changes ==")
+    print(f"{'variant':<36} | " + " ".join(f"{s:>11}" for s in sources))
+    for name, (prior, rhythm) in ABLATION.items():
+        cells = []
+        for source in sources:
+            hits = []
+            for t in (t for t in tables if t.source == source):
+                scores = tempo_model.RHYTHM_WEIGHT * rhythm(t) + prior(t.bpm)
+                chosen = t.bpm[tempo_model.pick_level(t.periods, scores, main_pulse=t.main_pulse)]
+                hits.append(relative_error(float(chosen), t.truth) <= ACC1_TOLERANCE)
+            cells.append(f"{np.mean(hits):11.3f}")
+        print(f"{name:<36} | " + " ".join(cells))
 
 
 def reliability(items: list[LabelledItem], estimates: list[Estimate]) -> None:
@@ -484,6 +543,8 @@ def main(argv: list[str] | None = None) -> int:
         reliability(everything, all_estimates)
     if len({t.source for t in tables}) > 1:
         leave_one_source_out(tables)
+    if tables:
+        ablation(tables)
     for name, items in short.items():
         results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
     if "equivariance" in sets and real:
