@@ -40,6 +40,14 @@ LMMS_SONGS = (
     "Shovon-ProgressiveHousePluckDemo", "Skiessi-C64", "Skiessi-Onion", "Socceroos-Progress",
     "StrictProduction-DearJonDoe", "TameAnderson-MakeMe", "Thomasso-AxeFromThe80s",
 )
+#: Every other song LMMS ships (demos and "shorties"; not the tutorial): a held-out check that no
+#: constant was fitted or chosen on. Their ``bpm`` is the author's grid, as for `LMMS_SONGS`.
+LMMS_MORE_ROOT = Path("/usr/share/lmms/projects")
+LMMS_MORE = (
+    "CapDan-ReggaeTry", "CapDan-ReggaetonTry", "CapDan-TwilightArea-OriginalByAlf42red",
+    "CapDan-ZeroSumGame-OriginalByZakarra", "Crunk(Demo)", "DirtyLove", "Greshz-CoolSnip",
+    "Skiessi-222", "Surrender-Main",
+)
 RENDER_TIMEOUT = 180.0
 #: No oversampling (``-x 1``): LMMS's default 2× doubles the render time (Jousboxx-BuzzerBeater takes
 #: 83 s at 1×, over 180 s at 2× beside a second render) and changes nothing a tempo estimate sees.
