@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -184,6 +185,11 @@ def _native(path: Path) -> bytes:
     return os.fsencode(path)
 
 
+#: What libsndfile says when it finds no audio frame in a file (an MP3 with only a header or a
+#: tag): true of a pipe, misleading for a regular file that is there.
+_NOT_A_FILE = "does not exist or is not a regular file"
+
+
 def _unreadable(path: Path, decoder_reason: str | None) -> str:
     """Why a file would not open: the OS's reason when there is one (libsndfile says only
     "System error" for a permission problem), else the decoder's."""
@@ -191,12 +197,15 @@ def _unreadable(path: Path, decoder_reason: str | None) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block us here
         try:
             os.read(fd, 1)
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
         finally:
             os.close(fd)
     except OSError as exc:
         return f"cannot read it ({exc.strerror or type(exc).__name__})"
     if decoder_reason is None:
         return "ffmpeg cannot read it as audio"
+    if regular and _NOT_A_FILE in decoder_reason:
+        decoder_reason = "no audio frames found in it"
     return f"not a readable audio file ({decoder_reason})"
 
 

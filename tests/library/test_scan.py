@@ -97,6 +97,9 @@ def test_bad_files_are_reported_and_good_ones_analysed(tmp_path):
             os.fsdecode(b"bad-\xff.mp3"),
         }
         assert "empty" in failed["empty.wav"] and "too short" in failed["short.wav"]
+        # libsndfile calls an MP3 with no frames "not a regular file (possibly a pipe?)"
+        no_frames = "not a readable audio file (no audio frames found in it)"
+        assert failed[os.fsdecode(b"bad-\xff.mp3")].endswith(no_frames)
         assert "silent" in failed["silent.wav"]
         assert r.added == 4
         # failures are remembered and not retried until they change or --retry-failed
