@@ -103,6 +103,13 @@ def open_stream(path: Path, *, block_frames: int = BLOCK_FRAMES,
     return info, _soundfile_blocks(path, f, block_frames, start)
 
 
+def _stopped_early(position: int, declared: int, rate: int) -> bool:
+    """Whether a stream that ended at frame ``position`` stopped well short of the ``declared``
+    length: more than a second and more than 1 % (an MP3's declared length is an estimate)."""
+    short = declared - position
+    return short > rate and short > 0.01 * declared
+
+
 def _soundfile_blocks(path: Path, f, block_frames: int, start: float) -> Iterator:
     import soundfile as sf
 
@@ -115,11 +122,19 @@ def _soundfile_blocks(path: Path, f, block_frames: int, start: float) -> Iterato
             while True:
                 block = f.read(block_frames, dtype="float32", always_2d=True)
                 if not len(block):
-                    return
+                    break
                 position += len(block)
                 yield block
+            reason = None
         except (RuntimeError, sf.LibsndfileError, OSError, ValueError) as exc:
             reason = _reason(exc)
+        declared = int(f.frames)
+    if reason is None:
+        # At a damaged MP3 frame libsndfile (libmpg123) just ends the stream, with no error,
+        # seconds or minutes before the end: ffmpeg resyncs and plays on, as a player does.
+        if _stopped_early(position, declared, rate) and ffmpeg_available():
+            yield from _ffmpeg_blocks(path, AudioInfo(rate, channels, 0), block_frames, position / rate)
+        return
     # libsndfile gives up at the first damaged or missing frame: a FLAC whose copy or download
     # was cut short "loses sync" and its whole block is lost. ffmpeg decodes what is there, so
     # the stream goes on from the last good frame, as a music player would play the file.

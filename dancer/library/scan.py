@@ -12,10 +12,12 @@ track, so Ctrl-C or a kill keeps every finished track.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -252,6 +254,25 @@ def _silence_native_stderr() -> None:
     os.close(devnull)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """`_silence_native_stderr` for one file in this process, fd 2 restored after, for
+    ``dancer analyse``, which prints nothing on stderr while it analyses."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    sys.stderr.flush()
+    _silence_native_stderr()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 #: Set in the environment a worker starts with. One worker per core already, so BLAS and
 #: OpenMP must not start thread pools of their own: two workers on two cores with two BLAS
 #: threads each spin for CPU and scan slower than one. It has to be in the environment the
@@ -477,6 +498,9 @@ def scan_folder(folder: Path, library: Library, *, jobs: int | None = None, retr
 
 
 def iter_analyse(paths: list[str]) -> Iterator[Track]:
-    """Analyse files in this process, one after the other (``dancer analyse``)."""
+    """Analyse files in this process, one after the other (``dancer analyse``); a decoder's own
+    notes on stderr are silenced as in a scan worker."""
     for p in paths:
-        yield analyse_file(p)
+        with _native_stderr_silenced():
+            track = analyse_file(p)
+        yield track

@@ -142,6 +142,56 @@ def test_a_flac_cut_short_without_ffmpeg_names_the_fix(tmp_path, monkeypatch):
         list(blocks)
 
 
+def damaged_mp3(path: Path) -> Path:
+    """An 8-s MP3 from libsndfile's own encoder with bytes scrambled a third of the way in: libsndfile
+    (libmpg123) ends the stream at the damage without an error, and libmpg123 writes notes on fd 2."""
+    rate = 22050
+    t = np.arange(8 * rate) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 2 * t) > 0)
+    sf.write(path, tone.astype(np.float32), rate, format="MP3")
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(1)
+    for k in range(len(data) // 3, len(data) // 3 + 400, 7):
+        data[k] = int(rng.integers(0, 256))
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.skipif(not decode_mod.ffmpeg_available(), reason="ffmpeg is not installed (Debian package "
+                                                              "ffmpeg)")
+def test_a_damaged_mp3_is_read_past_the_damage(tmp_path, monkeypatch):
+    path = damaged_mp3(tmp_path / "damaged.mp3")
+    # libsndfile alone, read in blocks as dancer reads (this encoder's MP3s decode a little
+    # differently at block joins than in one read) until it returns nothing.
+    blocks = []
+    with sf.SoundFile(path) as f:
+        rate = f.samplerate
+        while len(block := f.read(4096, dtype="float32", always_2d=True)):
+            blocks.append(block)
+    alone = np.concatenate(blocks)
+    assert decode_mod.probe(path).duration == pytest.approx(8.0, abs=0.1)
+    assert len(alone) < 4 * rate, "libsndfile no longer stops at the damage: this test needs a new file"
+    info, blocks = decode_mod.open_stream(path, block_frames=4096)
+    decoded = np.concatenate(list(blocks))
+    assert len(decoded) > 7.5 * rate
+    np.testing.assert_array_equal(decoded[: len(alone)], alone)
+    # Without ffmpeg the stream ends where libsndfile stops, as before, with no error.
+    monkeypatch.setattr(decode_mod, "ffmpeg_available", lambda: False)
+    _, blocks = decode_mod.open_stream(path, block_frames=4096)
+    assert sum(len(b) for b in blocks) == len(alone)
+
+
+def test_analyse_keeps_the_decoders_own_notes_off_stderr(tmp_path):
+    path = damaged_mp3(tmp_path / "damaged.mp3")
+    plain = subprocess.run([sys.executable, "-c", f"import soundfile; soundfile.read({str(path)!r})"],
+                           capture_output=True, text=True, timeout=60)
+    assert "libmpg123" in plain.stderr or "Note:" in plain.stderr, "the file no longer makes libmpg123 talk"
+    res = run_dancer("analyse", "--json", str(path))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert json.loads(res.stdout)["beatless"] is False
+
+
 def test_ffmpeg_formats_are_skipped_without_ffmpeg(tmp_path, monkeypatch):
     d = tmp_path / "m"
     d.mkdir()
