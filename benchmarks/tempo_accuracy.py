@@ -354,7 +354,7 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
                                           min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM)
     if levels.size == 0:
         return None
-    levels = tempo_model.competing_levels(levels, evidence.acf)
+    levels = tempo_model.competing_levels(levels, evidence.acf, evidence.kick_acf)
     _, rhythm = tempo_model.level_scores(levels, evidence)
     accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
     accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))

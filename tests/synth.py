@@ -301,6 +301,17 @@ def plain_groove(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> 
     return drum_render(events, seconds)
 
 
+def dembow(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """The dembow of reggaeton and dancehall: a kick on every beat, the snare on the last
+    sixteenth of one beat and the "and" of the next, so the snare figure spans two beats."""
+    period = 60.0 / bpm
+    events = []
+    for k in range(int(seconds / period) + 1):
+        t = offset + k * period
+        events += [(t, "kick", 1.0), (t + (0.75 if k % 2 == 0 else 0.5) * period, "snare", 1.0)]
+    return drum_render(events, seconds)
+
+
 def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     """A sustained chord with slow swells and no attacks."""
     rng = np.random.default_rng(seed)

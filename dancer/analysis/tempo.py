@@ -33,6 +33,8 @@ That is what this module adds:
 3. Metrical levels: the strongest comb-salience peaks (periodicity summed at 1–4 times a lag)
    seed octave families; their members in 40–300 BPM are the candidate beat periods, with
    the thirds of the main seed when it divides in three (a waltz's bar; `candidate_levels`).
+   A level competes where the accent or the kick band recurs (`competing_levels`): in a
+   dembow only the kick recurs every beat.
 4. The dance beat (`level_scores`), from three principles that hold for any music:
 
    - *periodicity strength*: the music recurs at the beat period;
@@ -221,7 +223,8 @@ def tempo_from_envelopes(
     levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
     if levels.size == 0:
         return TempoResult(bpm=None, confidence=0.0, beatless=True)
-    period, beats = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
+    period, pulse_period = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
+    beats = track_beats(evidence.accent, period=period)
     refined = _refine_period(acf, period)
     if abs(refined / period - 1) > 0.005:
         beats = track_beats(evidence.accent, period=refined)
@@ -232,6 +235,11 @@ def tempo_from_envelopes(
     presence = acf if evidence.presence_acf is None else evidence.presence_acf
     confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
                                        seconds=n / frame_rate)
+    if _refine_period(acf, pulse_period) != period:
+        # ... judged at the level where the accent recurs, as before the kick band joined the
+        # level choice: a drone's sub-bass beating, which the kick band follows, is no beat.
+        _, beatless = _confidence(presence, period=_refine_period(acf, pulse_period), grid=None,
+                                  attack=evidence.attack, seconds=n / frame_rate)
     if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
     # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked
@@ -414,30 +422,39 @@ def level_scores(
     return weight * rhythm + tempo_prior(bpm, width=width), rhythm
 
 
-def competing_levels(levels: np.ndarray, acf: np.ndarray) -> np.ndarray:
+def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray | None = None) -> np.ndarray:
     """The `metrical_levels` at which the pulse actually recurs (a level seeded by an accidental
-    long-lag peak can sit between beats); the most salient one when none does."""
+    long-lag peak can sit between beats); the most salient one when none does.
+
+    The accent or, given ``kick_acf``, the kick band may recur: in a dembow or a half-time
+    afrobeat the snare figure spans two beats, so the accent barely recurs at the beat while the
+    kick marks every one of them (a 90 BPM dancehall riddim had only its 45 BPM level to choose).
+    """
     levels = np.asarray(levels, dtype=np.float64)
     salience = _interp(acf, levels)
+    if kick_acf is not None:
+        salience = np.maximum(salience, _interp(kick_acf, levels))
     eligible = salience >= max(0.05, 0.25 * float(salience.max()))
     return levels[eligible] if eligible.any() else levels[[int(np.argmax(salience))]]
 
 
-def _choose_level(
-    levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: float
-) -> tuple[float, np.ndarray]:
-    """The dance beat among the candidate metrical levels, and the beats tracked at it.
+def _choose_level(levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: float) -> tuple[float, float]:
+    """The dance beat among the candidate metrical levels where the accent or the kick recurs,
+    and the level chosen among those where the accent recurs (whether there is a pulse at all
+    is judged at that one).
 
     A level outside the octave family of ``main_pulse`` (the period of the most salient pulse)
     wins only by `OFF_GRID_MARGIN`: a 3:2 reading is worse than an octave one (a crossfade
     beat-matched at 2/3 tempo drifts at once), and the comb salience already judged the grid.
     """
-    levels = competing_levels(levels, evidence.acf)
-    if levels.size == 1:
-        return float(levels[0]), track_beats(evidence.accent, period=float(levels[0]))
-    scores, _ = level_scores(levels, evidence)
-    best = pick_level(levels, scores, main_pulse=main_pulse)
-    return float(levels[best]), track_beats(evidence.accent, period=float(levels[best]))
+    def best(candidates: np.ndarray) -> float:
+        if candidates.size == 1:
+            return float(candidates[0])
+        scores, _ = level_scores(candidates, evidence)
+        return float(candidates[pick_level(candidates, scores, main_pulse=main_pulse)])
+
+    return (best(competing_levels(levels, evidence.acf, evidence.kick_acf)),
+            best(competing_levels(levels, evidence.acf)))
 
 
 def pick_level(levels: np.ndarray, scores: np.ndarray, *, main_pulse: float) -> int:

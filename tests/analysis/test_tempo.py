@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synth import accented_clicks, click_signal, clicks, dense_groove, drum_render, pad, pattern, plain_groove
+from synth import (
+    accented_clicks,
+    click_signal,
+    clicks,
+    dembow,
+    dense_groove,
+    drum_render,
+    pad,
+    pattern,
+    plain_groove,
+)
 
 from dancer.analysis.beats import (
     bar_phase,
@@ -69,6 +79,15 @@ def test_plain_groove_is_read_at_its_tempo_never_half_or_double(bpm: float) -> N
     period = 60.0 / bpm
     phase = ((r.beats - 0.25) / period) % 1.0
     assert np.mean(np.minimum(phase, 1 - phase) < 0.08) > 0.9, "beats on the kicks"
+
+
+@pytest.mark.parametrize("bpm", [90.0, 96.0, 100.0, 104.0])
+def test_a_dembow_is_read_on_its_kicks_not_by_its_two_beat_snare_figure(bpm: float) -> None:
+    # The accent recurs by the snare figure (two beats); only the kick band recurs every beat.
+    # Read at 48/52 or 180/200 BPM before the kick band could make a level a candidate.
+    r = analyse(dembow(bpm))
+    assert not r.beatless
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
 
 
 @pytest.mark.parametrize("bpm", [88.0, 100.0])
