@@ -363,9 +363,19 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
                       accent_at, kick_at)
 
 
-def chosen_bpm(table: LevelTable, weight: float, width: float) -> float:
-    scores = weight * table.rhythm + tempo_model.tempo_prior(table.bpm, width=width)
+def _pick(table: LevelTable, scores: np.ndarray) -> float:
     return float(table.bpm[tempo_model.pick_level(table.periods, scores, main_pulse=table.main_pulse)])
+
+
+def _acc1(tables: list[LevelTable], choose) -> float:
+    """Share of ``tables`` whose level ``choose(table)`` (BPM) is within `ACC1_TOLERANCE`."""
+    if not tables:
+        return float("nan")
+    return float(np.mean([relative_error(choose(t), t.truth) <= ACC1_TOLERANCE for t in tables]))
+
+
+def chosen_bpm(table: LevelTable, weight: float, width: float) -> float:
+    return _pick(table, weight * table.rhythm + tempo_model.tempo_prior(table.bpm, width=width))
 
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -373,10 +383,7 @@ WIDTH_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)
 
 
 def level_accuracy(tables: list[LevelTable], weight: float, width: float) -> float:
-    if not tables:
-        return float("nan")
-    return float(np.mean([relative_error(chosen_bpm(t, weight, width), t.truth) <= ACC1_TOLERANCE
-                          for t in tables]))
+    return _acc1(tables, lambda t: chosen_bpm(t, weight, width))
 
 
 def leave_one_source_out(tables: list[LevelTable]) -> dict[str, tuple[float, float]]:
@@ -409,7 +416,8 @@ def leave_one_source_out(tables: list[LevelTable]) -> dict[str, tuple[float, flo
 
 
 def _log_normal(centre: float, width: float):
-    return lambda bpm: -0.5 * (np.log2(bpm / centre) / width) ** 2
+    """`tempo_model.tempo_prior` moved to centre on ``centre`` BPM."""
+    return lambda bpm: tempo_model.tempo_prior(bpm * tempo_model.PRIOR_BPM / centre, width=width)
 
 
 def _plateau(low: float, high: float, width: float):
@@ -445,14 +453,9 @@ def ablation(tables: list[LevelTable]) -> None:
     print("\n== ablation: Acc1 of the level choice when one part of it changes ==")
     print(f"{'variant':<36} | " + " ".join(f"{s:>11}" for s in sources))
     for name, (prior, rhythm) in ABLATION.items():
-        cells = []
-        for source in sources:
-            hits = []
-            for t in (t for t in tables if t.source == source):
-                scores = tempo_model.RHYTHM_WEIGHT * rhythm(t) + prior(t.bpm)
-                chosen = t.bpm[tempo_model.pick_level(t.periods, scores, main_pulse=t.main_pulse)]
-                hits.append(relative_error(float(chosen), t.truth) <= ACC1_TOLERANCE)
-            cells.append(f"{np.mean(hits):11.3f}")
+        def choose(t: LevelTable, prior=prior, rhythm=rhythm) -> float:
+            return _pick(t, tempo_model.RHYTHM_WEIGHT * rhythm(t) + prior(t.bpm))
+        cells = [f"{_acc1([t for t in tables if t.source == source], choose):11.3f}" for source in sources]
         print(f"{name:<36} | " + " ".join(cells))
 
 

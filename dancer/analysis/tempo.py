@@ -223,11 +223,9 @@ def tempo_from_envelopes(
     levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
     if levels.size == 0:
         return TempoResult(bpm=None, confidence=0.0, beatless=True)
-    period, pulse_period = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
-    beats = track_beats(evidence.accent, period=period)
-    refined = _refine_period(acf, period)
-    if abs(refined / period - 1) > 0.005:
-        beats = track_beats(evidence.accent, period=refined)
+    level, pulse_level = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
+    refined = _refine_period(acf, level)
+    beats = track_beats(evidence.accent, period=refined if abs(refined / level - 1) > 0.005 else level)
     period = refined
     grid = fit_beat_grid(beats, period=period)
     # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
@@ -235,10 +233,10 @@ def tempo_from_envelopes(
     presence = acf if evidence.presence_acf is None else evidence.presence_acf
     confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
                                        seconds=n / frame_rate)
-    if _refine_period(acf, pulse_period) != period:
+    if pulse_level != level:
         # ... judged at the level where the accent recurs, as before the kick band joined the
         # level choice: a drone's sub-bass beating, which the kick band follows, is no beat.
-        _, beatless = _confidence(presence, period=_refine_period(acf, pulse_period), grid=None,
+        _, beatless = _confidence(presence, period=_refine_period(acf, pulse_level), grid=None,
                                   attack=evidence.attack, seconds=n / frame_rate)
     if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
@@ -453,8 +451,10 @@ def _choose_level(levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: fl
         scores, _ = level_scores(candidates, evidence)
         return float(candidates[pick_level(candidates, scores, main_pulse=main_pulse)])
 
-    return (best(competing_levels(levels, evidence.acf, evidence.kick_acf)),
-            best(competing_levels(levels, evidence.acf)))
+    with_kick, accent_only = (competing_levels(levels, evidence.acf, evidence.kick_acf),
+                              competing_levels(levels, evidence.acf))
+    beat = best(with_kick)
+    return beat, beat if np.array_equal(with_kick, accent_only) else best(accent_only)
 
 
 def pick_level(levels: np.ndarray, scores: np.ndarray, *, main_pulse: float) -> int:
