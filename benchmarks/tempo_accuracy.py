@@ -29,10 +29,11 @@ beat flagged beatless), CPU seconds. Then:
 
 - a reliability table: dancer's confidence in bins against Acc2 over every labelled item;
 - leave one source out: the two fitted constants of the metrical-level choice
-  (`dancer.analysis.tempo.RHYTHM_WEIGHT` and ``PRIOR_OCTAVES``) are fitted on one source
+  (`dancer.analysis.tempo.RHYTHM_WEIGHT` and ``PRIOR_OCTAVES``, the width of both priors) are
+  fitted on one source
   (synthetic, Frets on Fire, LMMS, OpenMSX) by grid search and reported on the other two;
-- an ablation of the level choice: Acc1 per source when the prior's shape or the rhythm term's
-  form changes (is the prior the lever, or the evidence?);
+- an ablation of the level choice: Acc1 per source when the priors' shape or the rhythm term's
+  form changes (is the prior the lever, or the evidence?), and without the onset-rate prior;
 - the targets of issue #12, PASS or FAIL.
 
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
@@ -343,6 +344,8 @@ class LevelTable:
     kick_term: np.ndarray
     accent_at: np.ndarray
     kick_at: np.ndarray
+    #: The accent's onsets per second (`dancer.analysis.pulse.onset_rate`).
+    onset_rate: float = 0.0
 
 
 def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
@@ -360,11 +363,15 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
                       levels, rhythm, float(pulses[0]), accent_at - accent_half, kick_at - kick_half,
-                      accent_at, kick_at)
+                      accent_at, kick_at, evidence.onset_rate)
 
 
-def _pick(table: LevelTable, scores: np.ndarray) -> float:
-    return float(table.bpm[tempo_model.pick_level(table.periods, scores, main_pulse=table.main_pulse)])
+def _pick(table: LevelTable, grid: np.ndarray, speed: np.ndarray | float = 0.0) -> float:
+    """The level the shipped rule picks from scores ``grid + speed``: ``speed`` (the onset-rate
+    prior) is left out of the 3:2 guard, as in `dancer.analysis.tempo._choose_level`."""
+    scores = grid + speed
+    return float(table.bpm[tempo_model.pick_level(table.periods, scores, main_pulse=table.main_pulse,
+                                                  grid_scores=grid)])
 
 
 def _acc1(tables: list[LevelTable], choose) -> float:
@@ -375,7 +382,8 @@ def _acc1(tables: list[LevelTable], choose) -> float:
 
 
 def chosen_bpm(table: LevelTable, weight: float, width: float) -> float:
-    return _pick(table, weight * table.rhythm + tempo_model.tempo_prior(table.bpm, width=width))
+    return _pick(table, weight * table.rhythm + tempo_model.tempo_prior(table.bpm, width=width),
+                 tempo_model.onset_prior(table.bpm, table.onset_rate, width=width))
 
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -429,32 +437,47 @@ def _plateau(low: float, high: float, width: float):
     return prior
 
 
-#: name → (prior over BPM, rhythm term from a LevelTable). The first row is what ships.
+def _speed(onsets_per_beat: float = tempo_model.ONSETS_PER_BEAT):
+    """`tempo_model.onset_prior` of a table, with ``onsets_per_beat`` in place of the shipped 2."""
+    scale = onsets_per_beat / tempo_model.ONSETS_PER_BEAT
+    return lambda t: tempo_model.onset_prior(t.bpm * scale, t.onset_rate)
+
+
+def _no_speed(t: LevelTable) -> np.ndarray:
+    return np.zeros_like(t.bpm)
+
+
+_SHIPPED_PRIOR = _log_normal(120, 0.5)
+
+#: name → (prior over BPM, onset-rate prior of a LevelTable, rhythm term of a LevelTable).
+#: The first row is what ships.
 ABLATION = {
-    "shipped: log-normal 120/0.5, rhythm": (_log_normal(120, 0.5), lambda t: t.rhythm),
-    "prior centred on 110 BPM": (_log_normal(110, 0.5), lambda t: t.rhythm),
-    "prior centred on 130 BPM": (_log_normal(130, 0.5), lambda t: t.rhythm),
-    "prior 0.4 octaves wide": (_log_normal(120, 0.4), lambda t: t.rhythm),
-    "prior 0.7 octaves wide": (_log_normal(120, 0.7), lambda t: t.rhythm),
-    "flat prior 80-160, 0.3 outside": (_plateau(80, 160, 0.3), lambda t: t.rhythm),
-    "no prior (rhythm alone)": (lambda bpm: np.zeros_like(bpm), lambda t: t.rhythm),
-    "prior alone (no rhythm)": (_log_normal(120, 0.5), lambda t: np.zeros_like(t.rhythm)),
-    "accent term only (x2)": (_log_normal(120, 0.5), lambda t: 2 * t.accent_term),
-    "kick term only (x2)": (_log_normal(120, 0.5), lambda t: 2 * t.kick_term),
-    "rhythm + periodicity strength": (_log_normal(120, 0.5),
+    "shipped: 120/0.5 + onset rate, rhythm": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm),
+    "no onset-rate prior (stop 17)": (_SHIPPED_PRIOR, _no_speed, lambda t: t.rhythm),
+    "onset-rate prior, no fixed prior": (lambda bpm: np.zeros_like(bpm), _speed(), lambda t: t.rhythm),
+    "1.5 onsets a beat": (_SHIPPED_PRIOR, _speed(1.5), lambda t: t.rhythm),
+    "2.5 onsets a beat": (_SHIPPED_PRIOR, _speed(2.5), lambda t: t.rhythm),
+    "prior centred on 110 BPM": (_log_normal(110, 0.5), _speed(), lambda t: t.rhythm),
+    "prior centred on 130 BPM": (_log_normal(130, 0.5), _speed(), lambda t: t.rhythm),
+    "flat prior 80-160, 0.3 outside": (_plateau(80, 160, 0.3), _speed(), lambda t: t.rhythm),
+    "no priors (rhythm alone)": (lambda bpm: np.zeros_like(bpm), _no_speed, lambda t: t.rhythm),
+    "priors alone (no rhythm)": (_SHIPPED_PRIOR, _speed(), lambda t: np.zeros_like(t.rhythm)),
+    "accent term only (x2)": (_SHIPPED_PRIOR, _speed(), lambda t: 2 * t.accent_term),
+    "kick term only (x2)": (_SHIPPED_PRIOR, _speed(), lambda t: 2 * t.kick_term),
+    "rhythm + periodicity strength": (_SHIPPED_PRIOR, _speed(),
                                       lambda t: t.rhythm + 0.5 * (t.accent_at + t.kick_at)),
 }
 
 
 def ablation(tables: list[LevelTable]) -> None:
     """Acc1 of the level choice per source under each `ABLATION` variant (the 3:2 guard and the
-    candidate levels unchanged). Which part of the decision limits it: the prior or the evidence."""
+    candidate levels unchanged). Which part of the decision limits it: the priors or the evidence."""
     sources = sorted({t.source for t in tables})
     print("\n== ablation: Acc1 of the level choice when one part of it changes ==")
     print(f"{'variant':<36} | " + " ".join(f"{s:>11}" for s in sources))
-    for name, (prior, rhythm) in ABLATION.items():
-        def choose(t: LevelTable, prior=prior, rhythm=rhythm) -> float:
-            return _pick(t, tempo_model.RHYTHM_WEIGHT * rhythm(t) + prior(t.bpm))
+    for name, (prior, speed, rhythm) in ABLATION.items():
+        def choose(t: LevelTable, prior=prior, speed=speed, rhythm=rhythm) -> float:
+            return _pick(t, tempo_model.RHYTHM_WEIGHT * rhythm(t) + prior(t.bpm), speed(t))
         cells = [f"{_acc1([t for t in tables if t.source == source], choose):11.3f}" for source in sources]
         print(f"{name:<36} | " + " ".join(cells))
 

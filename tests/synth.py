@@ -312,6 +312,30 @@ def dembow(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.nda
     return drum_render(events, seconds)
 
 
+def backbeat_ballad(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """A slow ballad's beat: kick on one and three, snare on two and four, a hat on every
+    eighth note. About two onsets to the beat at its tempo, one at double."""
+    period = 60.0 / bpm
+    events = []
+    for k in range(int(seconds / period) + 1):
+        t = offset + k * period
+        events += [(t, "kick" if k % 2 == 0 else "snare", 1.0), (t, "hat", 0.6), (t + period / 2, "hat", 0.6)]
+    return drum_render(events, seconds)
+
+
+def double_bass(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """A thrash-metal beat: the kick on every eighth note (two bass drums), the snare on two
+    and four, a cymbal on every beat. About two onsets to the beat at its tempo, four at half."""
+    period = 60.0 / bpm
+    events = []
+    for k in range(int(seconds / period) + 1):
+        t = offset + k * period
+        events += [(t, "kick", 1.0), (t + period / 2, "kick", 0.8), (t, "hat", 0.6)]
+        if k % 2 == 1:
+            events.append((t, "snare", 1.0))
+    return drum_render(events, seconds)
+
+
 def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     """A sustained chord with slow swells and no attacks."""
     rng = np.random.default_rng(seed)

@@ -44,9 +44,13 @@ That is what this module adds:
      with the kick band it says on which level the strongest low-frequency onsets fall;
    - *a tempo prior*: people count beats near 2 Hz (a log-normal prior centred on
      ``PRIOR_BPM``, ``PRIOR_OCTAVES`` wide; van Noorden & Moelants 1999, "Resonance in the
-     perception of musical pulse", JNMR 28(1)), which decides when the rhythm does not.
+     perception of musical pulse", JNMR 28(1)), which decides when the rhythm does not;
+   - *how busy the music is*: a beat usually holds about two onsets (it divides in two), so
+     busy music is counted fast and sparse music slow (`onset_prior`, a second log-normal
+     as wide, centred where the accent's onset rate gives `ONSETS_PER_BEAT` a beat). Unlike
+     the fixed prior it moves with the music: a song played faster gets a faster centre.
 
-   Two fitted constants (``RHYTHM_WEIGHT`` and the prior's width) make the whole model; the
+   Two fitted constants (``RHYTHM_WEIGHT`` and the priors' width) make the whole model; the
    tempo benchmark fits them on each source in turn and reports them on the others.
 5. Beats and precise tempo: librosa's tracker at the chosen period, then a least-squares grid
    through the beats gives the period to a small fraction of a frame (`beats.fit_beat_grid`).
@@ -94,6 +98,7 @@ __all__ = [
     "estimate_tempo",
     "level_scores",
     "metrical_levels",
+    "onset_prior",
     "pick_level",
     "tempo_prior",
     "tempo_from_envelopes",
@@ -109,6 +114,8 @@ COMB_MAX_BPM = 320.0
 #: Centre (BPM) and width (octaves, one standard deviation) of the log-normal tempo prior.
 PRIOR_BPM = 120.0
 PRIOR_OCTAVES = 0.5
+#: Onsets of the accent in a typical beat: the beat divides in two (`onset_prior`).
+ONSETS_PER_BEAT = 2.0
 #: Weight of the rhythm term against the prior's log-density in `level_scores`.
 RHYTHM_WEIGHT = 1.0
 #: A level outside the octave family of the most salient pulse (a 3:2 reading: a tresillo
@@ -392,6 +399,25 @@ def tempo_prior(bpm: np.ndarray | float, *, width: float | None = None) -> np.nd
     return -0.5 * (np.log2(np.asarray(bpm, dtype=np.float64) / PRIOR_BPM) / width) ** 2
 
 
+def onset_prior(bpm: np.ndarray | float, onset_rate: float, *, width: float | None = None) -> np.ndarray:
+    """Log-density (up to a constant) of a log-normal prior centred where ``onset_rate``
+    (onsets per second, `pulse.onset_rate`) makes `ONSETS_PER_BEAT` onsets a beat, as wide
+    as `tempo_prior`; 0 everywhere when there are no onsets to count.
+
+    Listeners count busy music fast and sparse music slow (Elowsson & Friberg 2015, "Modeling
+    the perception of tempo", JASA 137(6)): a slow ballad with eighth-note hats has about two
+    onsets to the beat at 65 BPM and one at 130, a thrash song at 180 BPM about two at 180 and
+    four at 90. Summed with `tempo_prior`, the fixed centre moves halfway (in octaves) toward
+    this one. librosa's tempo prior is fixed; it has no cue that moves with the music.
+    """
+    bpm = np.asarray(bpm, dtype=np.float64)
+    if onset_rate <= 0:
+        return np.zeros(bpm.shape)
+    width = PRIOR_OCTAVES if width is None else width
+    centre = 60.0 * onset_rate / ONSETS_PER_BEAT
+    return -0.5 * (np.log2(bpm / centre) / width) ** 2
+
+
 def level_scores(
     periods: np.ndarray, evidence: PulseEvidence, *, weight: float | None = None, width: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -401,13 +427,14 @@ def level_scores(
     ``acf(p) - acf(p / 2)``: the music recurs at the level and not at half of it, so the
     level is not a subdivision of the beat, and the low-frequency onsets fall on it.
 
+    The priors are `tempo_prior` and `onset_prior` (from ``evidence.onset_rate``).
     ``weight`` and ``width`` override `RHYTHM_WEIGHT` and `PRIOR_OCTAVES` (for the benchmark's
     leave-one-source-out fits).
 
     Returns
     -------
     scores : ndarray, shape (n_levels,)
-        ``RHYTHM_WEIGHT · rhythm + tempo_prior(bpm)``.
+        ``RHYTHM_WEIGHT · rhythm + tempo_prior(bpm) + onset_prior(bpm, onset_rate)``.
     rhythm : ndarray, shape (n_levels,)
         The rhythm term of each level.
     """
@@ -417,7 +444,8 @@ def level_scores(
         rhythm += _interp(acf, periods) - _interp(acf, periods / 2)
     bpm = 60.0 * evidence.frame_rate / periods
     weight = RHYTHM_WEIGHT if weight is None else weight
-    return weight * rhythm + tempo_prior(bpm, width=width), rhythm
+    prior = tempo_prior(bpm, width=width) + onset_prior(bpm, evidence.onset_rate, width=width)
+    return weight * rhythm + prior, rhythm
 
 
 def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray | None = None) -> np.ndarray:
@@ -449,7 +477,9 @@ def _choose_level(levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: fl
         if candidates.size == 1:
             return float(candidates[0])
         scores, _ = level_scores(candidates, evidence)
-        return float(candidates[pick_level(candidates, scores, main_pulse=main_pulse)])
+        speed = onset_prior(60.0 * evidence.frame_rate / candidates, evidence.onset_rate)
+        return float(candidates[pick_level(candidates, scores, main_pulse=main_pulse,
+                                           grid_scores=scores - speed)])
 
     with_kick, accent_only = (competing_levels(levels, evidence.acf, evidence.kick_acf),
                               competing_levels(levels, evidence.acf))
@@ -457,15 +487,22 @@ def _choose_level(levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: fl
     return beat, beat if np.array_equal(with_kick, accent_only) else best(accent_only)
 
 
-def pick_level(levels: np.ndarray, scores: np.ndarray, *, main_pulse: float) -> int:
+def pick_level(
+    levels: np.ndarray, scores: np.ndarray, *, main_pulse: float, grid_scores: np.ndarray | None = None
+) -> int:
     """Index of the best-scoring level, unless it lies off the octave family of ``main_pulse``
-    and beats that family's best by less than `OFF_GRID_MARGIN`."""
+    and beats that family's best by less than `OFF_GRID_MARGIN`.
+
+    ``grid_scores`` (default ``scores``) are what that margin is judged on. `_choose_level`
+    leaves `onset_prior` out of them: how busy the music is says how fast to count, not which
+    grid the beats are on, so it picks among octaves but does not carry a 3:2 reading."""
     best = int(np.argmax(scores))
     octaves = np.log2(np.asarray(levels, dtype=np.float64) / main_pulse)
     family = np.abs(octaves - np.round(octaves)) < 0.03
     if not family[best] and family.any():
         rival = int(np.flatnonzero(family)[np.argmax(scores[family])])
-        if scores[best] - scores[rival] < OFF_GRID_MARGIN:
+        grid = scores if grid_scores is None else grid_scores
+        if grid[best] - grid[rival] < OFF_GRID_MARGIN:
             best = rival
     return best
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from synth import (
     accented_clicks,
+    backbeat_ballad,
     click_signal,
     clicks,
     dembow,
     dense_groove,
+    double_bass,
     drum_render,
     pad,
     pattern,
@@ -24,13 +26,14 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import extract_features
-from dancer.analysis.pulse import periodicity, pulse_evidence
+from dancer.analysis.pulse import onset_rate, periodicity, pulse_evidence
 from dancer.analysis.tempo import (
     TempoResult,
     comb_salience,
     estimate_tempo,
     level_scores,
     metrical_levels,
+    onset_prior,
     tempo_from_envelopes,
 )
 
@@ -95,6 +98,40 @@ def test_dense_sixteenths_are_counted_at_the_backbeat_not_at_double(bpm: float) 
     r = analyse(dense_groove(bpm))
     assert r.bpm == pytest.approx(bpm, rel=0.02)
     assert r.meter == 4
+
+
+@pytest.mark.parametrize("bpm", [64.0, 68.0, 72.0])
+def test_a_slow_ballad_with_eighth_note_hats_is_counted_slow(bpm: float) -> None:
+    # Two onsets to the beat at 64-68 BPM, one at double: read at 128 and 136 BPM before the
+    # onset rate joined the priors.
+    r = analyse(backbeat_ballad(bpm))
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
+
+
+@pytest.mark.parametrize("bpm", [180.0, 190.0, 200.0])
+def test_a_double_bass_thrash_beat_is_counted_fast(bpm: float) -> None:
+    # Two onsets to the beat at its tempo, four at half: read at 90, 95 and 100 BPM before.
+    r = analyse(double_bass(bpm))
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
+
+
+@pytest.mark.parametrize("bpm", [90.0, 150.0])
+def test_onset_rate_counts_the_onsets_of_a_steady_pulse(bpm: float) -> None:
+    features = extract_features(clicks(bpm), sample_rate=SR)
+    evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
+                              onset_bands=features.onset_bands, frame_rate=features.frame_rate)
+    assert evidence.onset_rate == pytest.approx(bpm / 60.0, rel=0.05)
+    assert onset_rate(np.zeros(2000), frame_rate=features.frame_rate) == 0.0
+
+
+def test_onset_prior_centres_on_two_onsets_a_beat_and_moves_with_the_music() -> None:
+    bpm = np.array([60.0, 90.0, 120.0, 180.0, 240.0])
+    prior = onset_prior(bpm, 3.0)  # 3 onsets a second: 2 a beat at 90 BPM
+    assert int(np.argmax(prior)) == 1 and prior[1] == pytest.approx(0.0)
+    assert prior[2] > prior[3] > prior[4]
+    # Twice as fast music, twice as fast a centre: the cue is the same for a sped-up track.
+    assert np.allclose(onset_prior(2 * bpm, 6.0), prior)
+    assert np.all(onset_prior(bpm, 0.0) == 0.0)
 
 
 @pytest.mark.parametrize("sr", [22050, 44100])
