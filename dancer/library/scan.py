@@ -219,6 +219,25 @@ def _strip_path(message: str, path: str) -> str:
 MAX_FAILED_STARTS = 3
 
 
+def _start_failure(exitcode: int | None) -> str:
+    """Why no file could be analysed, when workers keep dying before they are ready. A crash
+    (a signal) at start-up is most often numba's cache of librosa's compiled code left broken
+    by processes that compiled it at once (numba #10128; `dancer.analysis.warm_up` now
+    compiles one process at a time, but a cache broken before stays broken)."""
+    reason = f"the analyser could not start (exit code {exitcode})"
+    if exitcode is not None and exitcode < 0:
+        import importlib.util
+
+        spec = importlib.util.find_spec("librosa")
+        where = Path(spec.origin).parent / "__pycache__" if spec and spec.origin else None
+        if os.environ.get("NUMBA_CACHE_DIR"):
+            where = Path(os.environ["NUMBA_CACHE_DIR"])
+        if where is not None:
+            reason += (f"; if it keeps crashing, delete numba's cache (the .nbi and .nbc files in "
+                       f"{display_path(where)}) and scan again")
+    return reason
+
+
 def _worker_main(tasks: Connection, results: Connection) -> None:
     # The parent handles Ctrl-C and tells workers to stop; a worker dying on SIGINT mid-write
     # of a result would lose it.
@@ -389,7 +408,7 @@ def _analyse_parallel(paths: list[str], jobs: int, on_result: Callable[[Track], 
                 elif not w.ready:
                     failed_starts += 1
                     if failed_starts >= MAX_FAILED_STARTS:
-                        reason = f"the analyser could not start (exit code {w.process.exitcode})"
+                        reason = _start_failure(w.process.exitcode)
                         while pending:
                             on_result(_failed_track(pending.pop(), reason))
             while pending and len(workers) < jobs:
@@ -500,6 +519,9 @@ def scan_folder(folder: Path, library: Library, *, jobs: int | None = None, retr
 def iter_analyse(paths: list[str]) -> Iterator[Track]:
     """Analyse files in this process, one after the other (``dancer analyse``); a decoder's own
     notes on stderr are silenced as in a scan worker."""
+    from dancer.analysis import warm_up
+
+    warm_up()  # compiles librosa's code as a worker does: one process at a time (numba #10128)
     for p in paths:
         with _native_stderr_silenced():
             track = analyse_file(p)

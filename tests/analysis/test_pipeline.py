@@ -4,6 +4,9 @@ leave no thread behind."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -66,3 +69,23 @@ def test_a_feature_failure_reaches_the_caller(monkeypatch):
     assert not feature_threads()
     # After the failure no more blocks are worked on: the thread only drains the queue.
     assert len(calls) == 3
+
+
+WARM_UP = "from dancer.analysis import warm_up; warm_up()"
+BEAT_TRACK = (
+    "import numpy as np, librosa; "
+    "y = np.random.default_rng(0).standard_normal(22050 * 8).astype(np.float32); "
+    "librosa.beat.beat_track(y=y, sr=22050)"
+)
+
+
+@pytest.mark.slow
+def test_workers_warming_up_at_once_on_a_fresh_install_leave_a_cache_that_loads(tmp_path):
+    # numba #10128: processes compiling librosa's gufuncs at once could leave a cache that
+    # segfaults every later process (4 of 6 trials of this test broke it before the lock).
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "TMPDIR": str(tmp_path)}
+    workers = [subprocess.Popen([sys.executable, "-c", WARM_UP], env=env) for _ in range(3)]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0]
+    assert any((tmp_path / "numba").rglob("*.nbc")), "the test must exercise numba's cache"
+    later = subprocess.run([sys.executable, "-c", BEAT_TRACK], env=env, timeout=300)
+    assert later.returncode == 0, f"a process loading the cache died ({later.returncode})"

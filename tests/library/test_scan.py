@@ -391,3 +391,13 @@ def test_scan_workers_start_with_single_threaded_blas(monkeypatch):
     if os.cpu_count() and os.cpu_count() > 1:
         assert counts["plain"] > 1, "without the setting BLAS starts a pool (else this test shows nothing)"
     assert not any(var in os.environ for var in scan_mod.WORKER_THREAD_ENV), "parent's environment untouched"
+
+
+def test_workers_crashing_at_start_up_point_at_numbas_cache(monkeypatch, tmp_path):
+    from dancer.library.scan import _start_failure
+
+    assert _start_failure(1) == "the analyser could not start (exit code 1)"
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
+    reason = _start_failure(-11)
+    assert reason.startswith("the analyser could not start (exit code -11); ")
+    assert "numba-cache" in reason and ".nbc" in reason and "\n" not in reason
