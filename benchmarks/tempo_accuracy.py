@@ -129,7 +129,14 @@ def run_librosa(path: Path) -> Estimate:
 
 
 def warm_up_librosa() -> None:
+    """Pay librosa's first-call costs outside the timings, after dancer has compiled the numba
+    code they share under its lock (`dancer.analysis.numba_lock`): another process doing the
+    same at once would otherwise be free to race this one to numba's cache."""
     import librosa
+
+    from dancer.analysis import warm_up
+
+    warm_up()
 
     sr = 22050
     t = np.arange(5 * sr) / sr

@@ -7,7 +7,8 @@ Modules:
 - `tempo`: tempo, confidence, beatless flag, beats, downbeats, phrases from the onset envelope;
 - `loudness`: ITU-R BS.1770-4 integrated loudness, sample and true peak, short-term loudness;
 - `energy`: one 0..1 energy score and a coarse curve from loudness-normalised features;
-- `cues`: cue-in/cue-out and intro/outro lengths from the level envelope and beat grid.
+- `cues`: cue-in/cue-out and intro/outro lengths from the level envelope and beat grid;
+- `numba_lock`: one process at a time compiles librosa's numba code.
 
 Everything is computed in one pass over the decoded signal so memory does not grow with the
 track's length: only per-frame features (~43 per second) are kept. The features of each block
@@ -17,20 +18,13 @@ are computed on a thread of their own while the caller's thread decodes and K-we
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.metadata
-import importlib.util
-import os
 import queue
-import sys
-import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from dancer.analysis.numba_lock import compile_once, set_pipeline
 from dancer.errors import DecodeError
 from dancer.model import Analysis
 
@@ -162,76 +156,22 @@ class _Lane:
 
 
 def warm_up() -> None:
-    """Run the pipeline once on four seconds of synthetic pulses (~10 ms).
+    """Load every analysis module and pay the first calls' costs (~10 ms once numba's cache is
+    built; the first run on a machine compiles librosa's numba code, one process at a time:
+    `numba_lock.compile_once`).
 
-    Loads every analysis module and pays the first calls' costs once, so that a scan worker
-    that cannot analyse (a broken install) fails at start-up, before it is given a file. The
-    first warm-up on a machine compiles librosa's numba code, and does so in one process at a
-    time (`_first_compile`).
+    A scan worker calls this at start-up, so that one that cannot analyse (a broken install)
+    fails before it is given a file.
     """
+    compile_once()
+
+
+def _pulses() -> None:
+    """The pipeline on four seconds of synthetic pulses: every compiled form the analysis uses."""
     sr = 22050
     t = np.arange(4 * sr) / sr
     y = (np.sin(2 * np.pi * 110.0 * t) * (np.mod(t, 0.5) < 0.06)).astype(np.float32)[:, None]
-    with _first_compile():
-        try:
-            analyse_blocks([y], sample_rate=sr, channels=1)
-        except DecodeError:
-            pass
+    analyse_blocks([y], sample_rate=sr, channels=1)
 
 
-@contextlib.contextmanager
-def _first_compile() -> Iterator[None]:
-    """Hold an exclusive lock while librosa's numba functions are first compiled and cached.
-
-    Why: numba writes a ``guvectorize`` function's cache in two files. Two processes compiling
-    the same functions at once (two scan workers on a fresh install) can leave files from
-    different compilations side by side, and every process that loads them later segfaults in
-    ``librosa.beat.beat_track`` (numba issue #10128, open). Reproduced here: three processes
-    warming up at once on an empty cache left it broken in 4 of 6 trials.
-
-    Once one process has compiled under the lock it leaves a marker, and later processes skip
-    the lock (the cache is then only read). The marker and lock live in the temporary
-    directory, named after the librosa install, numba version and numba cache directory they
-    vouch for, so a reinstall starts over. Where no lock can be taken (no ``fcntl``, an unwritable temporary
-    directory) this does nothing.
-    """
-    base = _compile_marker_base()
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        fcntl = None  # type: ignore[assignment]
-    if base is None or fcntl is None or base.with_suffix(".done").exists():
-        yield
-        return
-    try:
-        fd = os.open(base.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if base.with_suffix(".done").exists():  # compiled by the process we waited for
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            yield
-            return
-        yield
-        with contextlib.suppress(OSError):
-            base.with_suffix(".done").touch()
-    finally:
-        os.close(fd)
-
-
-def _compile_marker_base() -> Path | None:
-    """Path (without suffix) of the compile lock and marker for this librosa and numba install."""
-    try:
-        spec = importlib.util.find_spec("librosa")
-        origin = Path(spec.origin).parent if spec and spec.origin else None
-        if origin is None:
-            return None
-        stamps = [str(origin), sys.version, importlib.metadata.version("numba"),
-                  os.environ.get("NUMBA_CACHE_DIR", "")]
-        stamps += [str((origin / f).stat().st_mtime_ns) for f in ("beat.py", "util/utils.py")]
-    except (OSError, ValueError, importlib.metadata.PackageNotFoundError):
-        return None
-    key = hashlib.sha1("\0".join(stamps).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"dancer-numba-{os.getuid() if hasattr(os, 'getuid') else 0}-{key}"
+set_pipeline(_pulses)

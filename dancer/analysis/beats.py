@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dancer.analysis.numba_lock import compile_once
+
 __all__ = [
     "BeatGrid",
     "backbeat_shift",
@@ -88,6 +90,7 @@ def track_beats(
         return np.zeros(0)
     # With sr = 60 and hop 1, librosa's frames per beat (60 · sr / hop / bpm) is the period.
     bpm = 3600.0 / (periods if np.ndim(period) else float(period))
+    compile_once()  # librosa's beat tracker is numba code: compiled one process at a time
     _, frames = librosa.beat.beat_track(
         onset_envelope=envelope, sr=60.0, hop_length=1, bpm=bpm, tightness=tightness, trim=False
     )

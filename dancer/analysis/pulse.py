@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dancer.analysis.numba_lock import compile_once
+
 __all__ = ["PulseEvidence", "onset_rate", "periodicity", "pulse_envelope", "pulse_evidence"]
 
 #: The slowest pulse the periodicity must cover (BPM), and how many multiples of its period:
@@ -214,6 +216,7 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
         return 0.0
     near = max(1, int(round(PEAK_SECONDS * frame_rate)))
     mean = max(1, int(round(PEAK_MEAN_SECONDS * frame_rate)))
+    compile_once()  # librosa's peak picker is numba code: compiled one process at a time
     peaks = librosa.util.peak_pick(envelope, pre_max=near, post_max=near, pre_avg=mean, post_avg=mean,
                                    delta=PEAK_FLOOR * top, wait=near)
     window = max(1, min(n, int(round(WINDOW_SECONDS * frame_rate))))
