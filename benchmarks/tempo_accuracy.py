@@ -5,10 +5,10 @@ any machine and cached under `tempo_set.default_cache_dir()`):
 
 - ``synthetic``: fluidsynth renders of GM arrangements with known tempo: the eight-genre bank,
   its held-out bank (other grooves and instruments), and the hard bank (tempo drift and timing
-  jitter, acoustic guitar and piano without drums, 3/4 waltz, rumba, samba, bossa, swing, MP3
-  encodes at 128 and 64 kbps, 5–30 s excerpts, 250–300 BPM jazz, drum'n'bass, 60–70 BPM
-  material, issue #12's plain groove; pads, strings, drones, rubato piano and speech without a
-  beat).
+  jitter, acoustic guitar, piano and legato melodies without drums, 3/4 waltz, rumba, samba,
+  bossa, swing, MP3 encodes at 128 and 64 kbps, 5–30 s excerpts, 250–300 BPM jazz,
+  drum'n'bass, 60–70 BPM material, issue #12's plain groove; pads, strings, drones, rubato
+  piano and speech without a beat).
 - ``fof``: Debian's ``fretsonfire-songs-muldjord`` and ``-sectoid`` band recordings, labelled by
   their chart's tempo map.
 - ``lmms``: sixteen of ``lmms-common``'s demo songs rendered headless, labelled by the project's
@@ -137,7 +137,6 @@ def warm_up_librosa() -> None:
     from dancer.analysis import warm_up
 
     warm_up()
-
     sr = 22050
     t = np.arange(5 * sr) / sr
     y = (np.sin(2 * np.pi * 220 * t) * (np.mod(t, 0.5) < 0.05)).astype(np.float32)

@@ -952,6 +952,28 @@ def _style_arpeggio(take: _Take) -> None:
         take.song.control(0, bar * 4 * TICKS + 10, 64, 100)
 
 
+def _style_melody(take: _Take, eighths: bool) -> None:
+    """A legato melody without drums (channel 0: a flute, violin, oboe or clarinet), each note
+    held into the next, over a string chord held for the whole bar (channel 1): the beat is in
+    the note changes alone, none of them struck. Stepwise, with a half note now and then, and
+    with ``eighths`` a pair of eighths on about half the beats."""
+    scale = (0, 2, 3, 5, 7, 8, 10) if take.minor else (0, 2, 4, 5, 7, 9, 11)
+    degree = 7
+    for bar in range(take.bars):
+        for pitch in _voice(take.key, take.chord(bar), 50, 67):
+            take.hit(1, pitch, bar * take.meter, take.meter, 58, jitter=0.0)
+        beat = 0.0
+        while beat < take.meter:
+            steps = [0.5, 0.5] if eighths and take.rng.random() < 0.5 else [1.0]
+            if steps == [1.0] and beat + 2 <= take.meter and take.rng.random() < 0.2:
+                steps = [2.0]
+            for step in steps:
+                degree = int(np.clip(degree + take.rng.choice((-2, -1, -1, 1, 1, 2)), 2, 13))
+                pitch = take.key + 12 + 12 * (degree // 7) + scale[degree % 7]
+                take.hit(0, pitch, bar * take.meter + beat, step + 0.08, int(take.rng.integers(70, 88)))
+                beat += step
+
+
 def _style_pads(take: _Take, hold: bool) -> None:
     """No pulse: sustained chords that change at irregular times (``hold``: one chord for the whole
     piece, a drone) with slow expression swells that share no period with anything."""
@@ -1015,7 +1037,7 @@ _STYLES = {
     "guitar": _style_guitar, "piano": _style_piano, "waltz": _style_waltz_band, "viennese": _style_viennese,
     "rumba": _style_rumba, "samba": _style_samba, "bossa": _style_bossa, "swing": _style_swing,
     "dnb": _style_dnb, "slow": _style_slow, "arpeggio": _style_arpeggio, "pads": _style_pads,
-    "rubato": _style_rubato,
+    "rubato": _style_rubato, "melody": _style_melody,
 }
 #: Items of the hard bank that also come as MP3, at each of `_MP3_RATES`.
 _MP3_OF = ("plain-124", "rumba-0", "bossa-fast-0", "swing-1", "guitar-8ths-0", "pads-0")
@@ -1129,6 +1151,14 @@ def _hard_specs(seed: int) -> list[_HardSpec]:
     for n in range(3):
         add(f"rubato-{n}", "beatless", "rubato", None, "rubato", {0: 0},
             "rubato piano solo, notes at irregular times", jitter=0.0)
+    # Last, so that the items above keep the tempi and lengths they were drawn before these.
+    for n, (lead, strings, eighths) in enumerate(((73, 49, False), (40, 48, True), (68, 49, False),
+                                                  (71, 48, True))):
+        jitter = jitter_in(5.0, 15.0)
+        rhythm = "quarters and eighths" if eighths else "quarters"
+        add(f"melody-{n}", "legato", "melody", bpm_in(66, 112), "melody", {0: lead, 1: strings},
+            f"GM {lead} legato melody in {rhythm} over held GM {strings} string chords, no drums; "
+            f"jitter {jitter:g} ms", eighths, jitter=jitter)
     return specs
 
 
@@ -1197,8 +1227,9 @@ def build_hard_set(cache_dir: Path | None = None, *, seed: int = 7, jobs: int = 
 
     What real recordings do that `build_synthetic_set` does not, each item's ``note`` says which:
     issue #12's plain groove at 66–132 BPM; grooves whose tempo wanders ±3 % (label: the mean
-    tempo, ``tempo_constant=False``) with N(0, 10–30 ms) timing jitter; strummed guitar and piano
-    without drums; 3/4 waltzes; rumba, samba (2/4, meter 2) and bossa nova (labelled in quarter
+    tempo, ``tempo_constant=False``) with N(0, 10–30 ms) timing jitter; strummed guitar, piano
+    and legato melodies (flute, violin, oboe, clarinet over held strings) without drums; 3/4
+    waltzes; rumba, samba (2/4, meter 2) and bossa nova (labelled in quarter
     notes, at a fast and a slow count); swing at 120–200 and jazz at 250–300 BPM; drum & bass
     breakbeats; 60–70 BPM material; MP3s at 128 and 64 kbps (44.1 kHz, the ``.mp3`` file itself,
     which soundfile decodes); excerpts of 5–30 s cut at random points (not on a bar line) from
@@ -1276,7 +1307,7 @@ def build_hard_set(cache_dir: Path | None = None, *, seed: int = 7, jobs: int = 
 
 def hard_kind(item: LabelledItem) -> str:
     """The kind of a `build_hard_set` item: "plain groove", "drift+jitter", "acoustic", "waltz",
-    "latin", "swing", "very fast", "very slow", "beatless", "mp3" or "excerpt"."""
+    "latin", "swing", "very fast", "very slow", "legato", "beatless", "mp3" or "excerpt"."""
     head = item.note.split(":")[0]
     return head.split(" ")[0] if head.startswith(("mp3", "excerpt")) else head
 

@@ -347,3 +347,25 @@ def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     )
     fade = np.minimum(1, t / 3) * np.minimum(1, (seconds - t) / 3)
     return (0.1 * y * fade).astype(np.float32)
+
+
+def string_section(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
+    """A held chord bowed by a section: each of its four notes played by four voices detuned by
+    up to ±10 cents, six partials each, every voice swelling and fading on its own (smoothed
+    noise, 0.3–3 Hz): a dense shimmer of small rises, and no attack anywhere."""
+    rng = np.random.default_rng([seed, 5])
+    n = int(seconds * DRUM_SR)
+    t = np.arange(n) / DRUM_SR
+    smooth = np.hanning(int(0.3 * DRUM_SR))
+    y = np.zeros(n)
+    for f in (146.8, 220.0, 293.7, 370.0):
+        for _ in range(4):
+            cents = rng.uniform(-10, 10)
+            level = np.convolve(rng.standard_normal(n // 64 + 1), smooth[::64] / smooth[::64].sum(), "same")
+            level = 1 + 2.5 * np.repeat(level, 64)[:n]
+            pitch = f * 2 ** (cents / 1200)
+            tone = sum(np.sin(2 * np.pi * k * pitch * t + rng.uniform(0, 6)) / k for k in range(1, 7))
+            y += np.clip(level, 0.2, None) * tone
+    fade = np.minimum(1, t / 3) * np.minimum(1, (seconds - t) / 3)
+    return (0.02 * y * fade).astype(np.float32)
+

@@ -18,7 +18,8 @@ Downmix to mono → resample to 22 050 Hz → ``librosa.stft`` (Hann, ``N_FFT`` 
 11 kHz) → ``log1p(GAMMA · |X|)`` → ``librosa.onset.onset_strength_multi`` (SuperFlux: rise over
 the previous frame max-filtered across 3 bands; one channel per ``BAND_EDGES`` range). RMS,
 centroid and flatness are ``librosa.feature.rms``, ``spectral_centroid`` and
-``spectral_flatness`` on the same frames.
+``spectral_flatness`` on the same frames, and the pitch classes are ``librosa.filters.chroma``
+(12 bins, A440) applied to the same power spectrum, as ``librosa.feature.chroma_stft`` does.
 
 What is dancer's own here, and why: librosa's transforms work on a whole signal in memory, and
 ``librosa.stream`` only frames one file read by soundfile; dancer decodes many formats (ffmpeg
@@ -96,6 +97,10 @@ class Features:
         for noise and dense percussion, near 0 for tonal frames (Johnston 1988).
     duration : float
         Seconds of input audio.
+    chroma : ndarray, float32, shape (n_frames, 12)
+        Energy of each pitch class (C, C#, ... B; ``librosa.filters.chroma`` at A440, not
+        normalised) in the power spectrum: where a melody or a harmony moves without striking
+        anything (`pulse.pitch_change`).
     onset_bands : ndarray, float32, shape (n_frames, 5)
         The ``onset`` flux averaged over the mel bands of each ``BAND_EDGES`` range (kick, snare
         body and bass, low mids, snare crack, hats): one column per band, each on the scale of
@@ -115,6 +120,7 @@ class Features:
     sample_rate: int
     channels: int
     onset_bands: np.ndarray = field(default_factory=lambda: np.zeros((0, len(BAND_EDGES) - 1), np.float32))
+    chroma: np.ndarray = field(default_factory=lambda: np.zeros((0, 12), np.float32))
 
     @property
     def n_frames(self) -> int:
@@ -177,6 +183,7 @@ class FeatureExtractor:
             raise ValueError("every onset band needs at least one mel band")
         self._channels = [*starts.tolist(), N_MELS]
         self._band_share = (np.diff(self._channels) / N_MELS).astype(np.float32)[:, None]
+        self._chroma = librosa.filters.chroma(sr=ANALYSIS_RATE, n_fft=N_FFT, tuning=0.0).astype(np.float32)
         # Before the first frame there is silence (the centring pad), so a sound that starts
         # with the file is an onset like any other.
         self._prev_mel = np.zeros((N_MELS, 1), dtype=np.float32)
@@ -201,12 +208,13 @@ class FeatureExtractor:
         if self._resampler is not None:
             self._push(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
         self._push(np.zeros(N_FFT // 2, dtype=np.float32), flush=True)
-        names = ("onset", "onset_low", "onset_high", "rms", "centroid", "flatness", "onset_bands")
+        names = ("onset", "onset_low", "onset_high", "rms", "centroid", "flatness", "onset_bands", "chroma")
         if self._chunks:
             columns = [np.concatenate(c).astype(np.float32) for c in zip(*self._chunks)]
         else:
             columns = [np.zeros(0, dtype=np.float32) for _ in names]
-            columns[-1] = np.zeros((0, len(BAND_EDGES) - 1), dtype=np.float32)
+            columns[-2] = np.zeros((0, len(BAND_EDGES) - 1), dtype=np.float32)
+            columns[-1] = np.zeros((0, self._chroma.shape[0]), dtype=np.float32)
         self._chunks = []
         return Features(
             frame_rate=FRAME_RATE,
@@ -271,7 +279,9 @@ class FeatureExtractor:
         self._prev_mel, self._prev_low = log_mel[:, -1:].copy(), log_low[:, -1:].copy()
         # Band means weighted by their share of the bands add up to the mean over all bands.
         onset = (bands * self._band_share).sum(axis=0)
-        return onset, low, high, rms, centroid, flatness, np.ascontiguousarray(bands.T)
+        chroma = self._chroma @ np.square(magnitude)
+        return (onset, low, high, rms, centroid, flatness, np.ascontiguousarray(bands.T),
+                np.ascontiguousarray(chroma.T))
 
     @staticmethod
     def _onset(log_spec: np.ndarray, previous: np.ndarray, *, channels, max_size: int) -> np.ndarray:

@@ -13,6 +13,11 @@ periodicity
     Time-averaged autocorrelation tempogram of an envelope (``librosa.autocorrelate``).
 onset_rate
     Typical onsets per second of an envelope (``librosa.util.peak_pick``).
+pitch_change
+    How much of the pitch-class content is new at each frame: the onsets of notes that change
+    without an attack (a legato melody).
+melodic_evidence
+    The `PulseEvidence` of a track read from its pitch changes instead of its onsets.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import numpy as np
 
 from dancer.analysis.numba_lock import compile_once
 
-__all__ = ["PulseEvidence", "onset_rate", "periodicity", "pulse_envelope", "pulse_evidence"]
+__all__ = ["PulseEvidence", "melodic_evidence", "onset_rate", "periodicity", "pitch_change", "pulse_envelope",
+           "pulse_evidence"]
 
 #: The slowest pulse the periodicity must cover (BPM), and how many multiples of its period:
 #: `tempo.comb_salience` sums the periodicity at that many multiples of each lag.
@@ -46,6 +52,10 @@ SPIKE_FRAMES = 3
 PEAK_SECONDS = 0.07
 PEAK_MEAN_SECONDS = 0.23
 PEAK_FLOOR = 0.1
+#: `pitch_change` compares the pitch classes of the ``PITCH_FRAMES`` frames (93 ms) from each
+#: frame on with those of the ``PITCH_FRAMES`` frames that end ``PITCH_GAP`` frames before it.
+PITCH_FRAMES = 4
+PITCH_GAP = 1
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ def pulse_evidence(
         hats = pulse_envelope(onset_bands[:, -1], frame_rate)
         snare = pulse_envelope(onset_bands[:, 3], frame_rate)
         mixed = pulse_envelope(raw, frame_rate)
-    max_lag = int(np.ceil(frame_rate * 60.0 / COMB_MIN_BPM * COMB_HARMONICS)) + 2
+    max_lag = _max_lag(frame_rate)
     acf = periodicity(accent, frame_rate=frame_rate, max_lag=max_lag)
     return PulseEvidence(
         frame_rate=frame_rate,
@@ -109,6 +119,56 @@ def pulse_evidence(
         presence_acf=acf if mixed is None else periodicity(mixed, frame_rate=frame_rate, max_lag=max_lag),
         onset_rate=onset_rate(accent, frame_rate=frame_rate),
     )
+
+
+def _max_lag(frame_rate: float) -> int:
+    return int(np.ceil(frame_rate * 60.0 / COMB_MIN_BPM * COMB_HARMONICS)) + 2
+
+
+def melodic_evidence(evidence: PulseEvidence, chroma: np.ndarray) -> PulseEvidence:
+    """``evidence`` with the pitch changes (`pitch_change` of ``chroma``, shape (n, 12)) in
+    place of the onsets: the accent, the kick (which places the beats on the eighth-note grid,
+    `beats.sixteenth_shift`), their periodicity and the onset rate; no snare, and no separate
+    kick periodicity (the kick is the accent). ``attack`` stays the onsets': a track read
+    this way has soft attacks, and its confidence says so.
+    """
+    fr = evidence.frame_rate
+    pitch = pulse_envelope(pitch_change(chroma), fr)
+    acf = periodicity(pitch, frame_rate=fr, max_lag=_max_lag(fr))
+    return PulseEvidence(
+        frame_rate=fr, accent=pitch, kick=pitch, hats=evidence.hats, acf=acf, kick_acf=np.zeros_like(acf),
+        snare=None, attack=evidence.attack, presence_acf=acf, onset_rate=onset_rate(pitch, frame_rate=fr),
+    )
+
+
+def pitch_change(chroma: np.ndarray) -> np.ndarray:
+    """How much of the pitch-class distribution is new at each frame, 0..1: the half-wave
+    rectified difference between the L1-normalised ``chroma`` (shape (n, 12)) summed over the
+    `PITCH_FRAMES` frames from this one on and over the `PITCH_FRAMES` frames ending
+    `PITCH_GAP` frames before it; 0 where either span runs off the signal.
+
+    What librosa lacks: an onset function for notes that change without being struck. A flute
+    or violin melody held note into note over sustained strings has next to no spectral flux
+    (the log-mel bands are a few semitones wide, and nothing rises from silence), yet where its
+    pitch moves on the beat a listener hears the beat. librosa computes the chroma
+    (`features.Features.chroma`); it has no novelty on it. Normalising each span makes a
+    loudness swell no change at all; comparing 93-ms spans, not frames, keeps vibrato and
+    bow noise from reading as changes.
+    """
+    chroma = np.asarray(chroma, dtype=np.float64)
+    n = chroma.shape[0]
+    change = np.zeros(n)
+    w, gap = PITCH_FRAMES, PITCH_GAP
+    if chroma.ndim != 2 or n < 2 * w + gap:
+        return change
+    running = np.vstack([np.zeros((1, chroma.shape[1])), np.cumsum(chroma, axis=0)])
+    spans = running[w:] - running[:-w]  # spans[t]: chroma summed over frames t .. t + w - 1
+    t = np.arange(w + gap, n - w + 1)
+    after, before = spans[t], spans[t - w - gap]
+    after = after / np.maximum(after.sum(axis=1, keepdims=True), 1e-12)
+    before = before / np.maximum(before.sum(axis=1, keepdims=True), 1e-12)
+    change[t] = np.maximum(after - before, 0.0).sum(axis=1)
+    return change
 
 
 def _balanced_accent(pulses: list[np.ndarray]) -> np.ndarray:

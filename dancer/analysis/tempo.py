@@ -57,7 +57,10 @@ That is what this module adds:
 6. Confidence from pulse salience and how well a steady grid explains the beats. "Beatless"
    means no usable pulse at all: the accent's periodicity at the beat is at the level of
    noise and pads (`BEATLESS_SALIENCE`), or there are no beats to speak of. A weak, swung or
-   drifting pulse is still a beat, with low confidence.
+   drifting pulse is still a beat, with low confidence. Before a track is called beatless,
+   steps 3–6 run again on its pitch changes instead of its onsets (`pulse.melodic_evidence`):
+   a legato melody over held strings has no attacks, yet its notes change on the beat. It
+   is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
 7. Beat phase on the kick's grid (`beats.sixteenth_shift`, `beats.backbeat_shift`), meter from
    beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest,
    phrases every 8 beats (4/4) or 12 (3/4) (`beats`).
@@ -87,6 +90,7 @@ from dancer.analysis.pulse import (
     COMB_MIN_BPM,
     WINDOW_SECONDS,
     PulseEvidence,
+    melodic_evidence,
     pulse_envelope,
     pulse_evidence,
 )
@@ -127,6 +131,10 @@ BEATLESS_SALIENCE = 0.05
 WEAK_SALIENCE = 0.2
 SOFT_ATTACK = 0.3
 STILL_ATTACK = 0.05
+#: A track with no pulse in its onsets has a beat if its pitch changes recur at one or two
+#: beats at least this strongly (`pulse.melodic_evidence`): legato melodies over held strings
+#: reach 0.4–0.6, pads, strings, drones, rubato piano and speech at most 0.2.
+MELODIC_SALIENCE = 0.3
 #: Seconds by which the flux peak of an attack precedes the attack: the log spectrum of a
 #: centred 93-ms Hann frame rises fastest while the attack is still ahead of the centre.
 #: Measured on click tracks (sampled drums render ~10 ms later); added to beat times.
@@ -175,6 +183,7 @@ def estimate_tempo(features: Features) -> TempoResult:
         onset_low=features.onset_low,
         onset_bands=features.onset_bands if features.onset_bands.shape[0] else None,
         rms=features.rms,
+        chroma=features.chroma if features.chroma.shape[0] else None,
         frame_rate=features.frame_rate,
     )
 
@@ -186,6 +195,7 @@ def tempo_from_envelopes(
     frame_rate: float,
     onset_bands: np.ndarray | None = None,
     rms: np.ndarray | None = None,
+    chroma: np.ndarray | None = None,
     min_bpm: float = MIN_BPM,
     max_bpm: float = MAX_BPM,
 ) -> TempoResult:
@@ -202,6 +212,9 @@ def tempo_from_envelopes(
         plus ``onset_low``, and the kick alone places downbeats.
     rms : ndarray, shape (n,), optional
         Frame RMS, used to recognise silence; without it silence is judged from ``onset``.
+    chroma : ndarray, shape (n, 12), optional
+        Pitch-class energies (``Features.chroma``): where the onsets show no pulse, the pitch
+        changes get their say before the track is called beatless.
     min_bpm, max_bpm : float
         Range of beat rates reported.
 
@@ -225,6 +238,31 @@ def tempo_from_envelopes(
         return TempoResult.nothing()
 
     evidence = pulse_evidence(onset=onset, onset_low=onset_low, onset_bands=bands, frame_rate=frame_rate)
+    result = _read(evidence, bands=bands, min_bpm=min_bpm, max_bpm=max_bpm)
+    if result.beatless and chroma is not None and evidence.attack >= STILL_ATTACK:
+        chroma = np.asarray(chroma, dtype=np.float64)
+        if chroma.ndim != 2 or chroma.shape[0] != n:
+            raise ValueError("chroma must have shape (n_frames, 12)")
+        melodic = _read(melodic_evidence(evidence, chroma), bands=bands, min_bpm=min_bpm, max_bpm=max_bpm,
+                        melodic=True)
+        if not melodic.beatless:
+            return melodic
+    return result
+
+
+def _read(
+    evidence: PulseEvidence,
+    *,
+    bands: np.ndarray | None,
+    min_bpm: float,
+    max_bpm: float,
+    melodic: bool = False,
+) -> TempoResult:
+    """Steps 3–7 of the module docstring on one track's evidence. ``melodic``: the evidence is
+    the pitch changes' (`pulse.melodic_evidence`), and the beat is there if they recur at one
+    or two beats at `MELODIC_SALIENCE` or more."""
+    frame_rate = evidence.frame_rate
+    n = evidence.accent.shape[0]
     acf = evidence.acf
     seeds = _pulse_seeds(acf, frame_rate=frame_rate)
     levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
@@ -245,6 +283,9 @@ def tempo_from_envelopes(
         # level choice: a drone's sub-bass beating, which the kick band follows, is no beat.
         _, beatless = _confidence(presence, period=_refine_period(acf, pulse_level), grid=None,
                                   attack=evidence.attack, seconds=n / frame_rate)
+    if melodic:
+        multiples = np.array([k * period for k in (1, 2) if k * period <= acf.shape[0] - 1] or [period])
+        beatless = float(np.max(_interp(acf, multiples))) < MELODIC_SALIENCE
     if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
     # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked

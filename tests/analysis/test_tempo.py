@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from synth import (
@@ -16,6 +18,7 @@ from synth import (
     pad,
     pattern,
     plain_groove,
+    string_section,
 )
 
 from dancer.analysis.beats import (
@@ -25,8 +28,8 @@ from dancer.analysis.beats import (
     phrase_starts,
     track_beats,
 )
-from dancer.analysis.features import extract_features
-from dancer.analysis.pulse import onset_rate, periodicity, pulse_evidence
+from dancer.analysis.features import FRAME_RATE, extract_features
+from dancer.analysis.pulse import onset_rate, periodicity, pitch_change, pulse_evidence
 from dancer.analysis.tempo import (
     TempoResult,
     comb_salience,
@@ -191,6 +194,64 @@ def test_noise_is_beatless() -> None:
     rng = np.random.default_rng(3)
     r = analyse((0.1 * rng.standard_normal(30 * SR)).astype(np.float32))
     assert r.beatless and r.bpm is None
+
+
+def _note_chroma(changes: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Chroma of a legato line over a held chord: one pitch class at a time, moving a step or
+    two at each frame in ``changes``, over a C major triad that swells and fades at random."""
+    rng = np.random.default_rng(seed)
+    chroma = np.zeros((n, 12))
+    swell = 1 + 0.5 * np.convolve(rng.standard_normal(n), np.hanning(40) / 20, "same")
+    chroma[:, [0, 4, 7]] = 0.5 * np.clip(swell, 0.2, None)[:, None]
+    note = 2
+    for start, end in zip(np.r_[0, changes], np.r_[changes, n]):
+        chroma[start:end, note] += 1.0
+        note = (note + int(rng.choice([-2, -1, 1, 2]))) % 12
+    return chroma * (1 + 0.1 * rng.random((n, 12)))
+
+
+@functools.cache
+def _held_strings() -> dict:
+    """The onset envelopes of a bowed chord with no attacks (`synth.string_section`)."""
+    f = extract_features(string_section(seed=0), sample_rate=SR)
+    return dict(onset=f.onset, onset_low=f.onset_low, onset_bands=f.onset_bands, rms=f.rms,
+                frame_rate=f.frame_rate, chroma=f.chroma)
+
+
+@pytest.mark.parametrize("bpm", [70.0, 90.0, 120.0])
+def test_pitch_changes_on_the_beat_are_a_beat_where_the_onsets_show_none(bpm: float) -> None:
+    # A flute or violin melody over held strings: no attacks to speak of, and the spectral flux
+    # is the strings' shimmer. Beatless from its onsets alone; its notes change on the beat, and
+    # with its pitch classes the beat is found at the tempo, with the low confidence it deserves.
+    strings = dict(_held_strings())
+    n = strings["onset"].shape[0]
+    period = 60.0 * FRAME_RATE / bpm
+    melody = _note_chroma(np.round(np.arange(period, n, period)).astype(int), n, seed=1)
+    assert tempo_from_envelopes(**strings).beatless
+    r = tempo_from_envelopes(**(strings | {"chroma": melody}))
+    assert not r.beatless and r.confidence < 0.8
+    assert r.bpm == pytest.approx(bpm, rel=0.02)
+
+
+def test_held_strings_and_notes_changing_at_random_are_no_beat() -> None:
+    strings = dict(_held_strings())
+    assert tempo_from_envelopes(**strings).beatless, "the strings' own pitch classes hold no beat"
+    n = strings["onset"].shape[0]
+    changes = np.cumsum(np.random.default_rng(7).integers(10, 60, n // 10))
+    r = tempo_from_envelopes(**(strings | {"chroma": _note_chroma(changes[changes < n], n, seed=2)}))
+    assert r.beatless and r.bpm is None
+
+
+def test_pitch_change_marks_a_new_note_and_not_a_swell() -> None:
+    t = np.arange(4 * SR) / SR
+    freq = np.where(t < 1.5, 440.0, 523.25)  # A4, then C5 at 1.5 s
+    level = 1 + 0.8 * np.exp(-(((t - 3.0) / 0.1) ** 2))  # and a swell at 3 s with no change of note
+    y = 0.1 * level * np.sin(2 * np.pi * np.cumsum(freq) / SR)
+    change = pitch_change(extract_features(y.astype(np.float32), sample_rate=SR).chroma)
+    times = np.arange(change.size) / FRAME_RATE
+    assert abs(times[np.argmax(change)] - 1.5) < 0.1
+    assert change.max() > 0.8
+    assert change[np.abs(times - 3.0) < 0.3].max() < 0.1
 
 
 @pytest.mark.parametrize("y", [np.zeros(30 * SR, np.float32), clicks(120.0, 1.5)], ids=["silence", "short"])
