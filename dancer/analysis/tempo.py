@@ -491,7 +491,8 @@ def level_scores(
 
 def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray | None = None) -> np.ndarray:
     """The `metrical_levels` at which the pulse actually recurs (a level seeded by an accidental
-    long-lag peak can sit between beats); the most salient one when none does.
+    long-lag peak can sit between beats); all of them, for the priors to choose, when none does
+    (an intro whose accent marks only the bar, the beat on hats alone).
 
     The accent or, given ``kick_acf``, the kick band may recur: in a dembow or a half-time
     afrobeat the snare figure spans two beats, so the accent barely recurs at the beat while the
@@ -502,7 +503,7 @@ def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray |
     if kick_acf is not None:
         salience = np.maximum(salience, _interp(kick_acf, levels))
     eligible = salience >= max(0.05, 0.25 * float(salience.max()))
-    return levels[eligible] if eligible.any() else levels[[int(np.argmax(salience))]]
+    return levels[eligible] if eligible.any() else levels
 
 
 def _choose_level(levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: float) -> tuple[float, float]:

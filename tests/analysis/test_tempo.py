@@ -356,6 +356,25 @@ def test_a_short_excerpt_with_a_clear_beat_is_not_beatless(seconds: float) -> No
     assert r.bpm == pytest.approx(128.0, rel=0.02)
 
 
+@pytest.mark.parametrize("bpm", [124.0, 140.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_intro_whose_accent_marks_only_the_bar_is_counted_at_the_beat(bpm: float, seed: int) -> None:
+    # Five seconds of an intro: hats on the eighths and one soft stab a bar below them. The
+    # accent (which leaves the hats out) recurs by the bar only, at no candidate beat level.
+    rng = np.random.default_rng(seed)
+    n = int(5.0 * FRAME_RATE)
+    bands = 0.02 * rng.random((n, 5))
+    beat = FRAME_RATE * 60.0 / bpm
+    for k in range(int((n - 6) / beat * 2)):
+        bands[int(round(5 + k * beat / 2)), 4] += 1.0
+    for k in range(int((n - 6) / beat / 4) + 1):
+        bands[int(round(5 + 4 * k * beat)), :4] += 0.25
+    r = tempo_from_envelopes(onset=bands.sum(axis=1), onset_low=bands[:, 0], onset_bands=bands,
+                             frame_rate=FRAME_RATE)
+    assert not r.beatless
+    assert r.bpm == pytest.approx(bpm, rel=0.02)
+
+
 def test_an_excerpt_cut_mid_sound_keeps_its_beat() -> None:
     # A clip or a preview starts in the middle of the music: its first frame rises from the
     # silence before the file, far above any onset in a dense mix (here a groove under a
