@@ -299,9 +299,12 @@ def evaluate(name: str, items: list[LabelledItem], *, with_librosa: bool, verbos
 
 def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) -> dict:
     print(f"\n== equivariance: {len(items)} recordings x {FACTORS} ==")
-    print(f"{'item':<24} {'k':>5} | {'dancer x1':>9} {'x k':>8} {'ratio/k':>7}" + (
+    # rate: how far the onset rate behind `onset_prior` moved with the speed, in log terms
+    # (1.00 = as far as the speed, 0 = not at all, below 0 = the wrong way).
+    print(f"{'item':<24} {'k':>5} | {'dancer x1':>9} {'x k':>8} {'ratio/k':>7} {'rate':>5}" + (
         f" | {'librosa x1':>10} {'x k':>8} {'ratio/k':>7}" if with_librosa else ""))
     passed = {"dancer": [], "librosa": []}
+    rates = []
     for item in items:
         base_path = tempo_equivariance_pairs(item, (1.0,), cache_dir=cache, max_seconds=60.0)[0][0]
         base = run_dancer(base_path)
@@ -310,8 +313,10 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) 
             moved = run_dancer(path)
             ok, ratio = _scaled(base.bpm, moved.bpm, k)
             passed["dancer"].append(ok)
+            rate = float(np.log(max(_onset_rate(moved), 1e-9) / max(_onset_rate(base), 1e-9)) / np.log(k))
+            rates.append(rate)
             line = (f"{item.name:<24.24} {k:5.2f} | {_fmt(base.bpm):>9} {_fmt(moved.bpm)} "
-                    f"{ratio:7.3f}{'' if ok else ' !'}")
+                    f"{ratio:7.3f} {rate:5.2f}{'' if ok else ' !'}")
             if with_librosa:
                 lib = run_librosa(path)
                 ok_l, ratio_l = _scaled(base_lib.bpm, lib.bpm, k)
@@ -320,7 +325,16 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) 
             print(line, flush=True)
     scores = {system: float(np.mean(v)) for system, v in passed.items() if v}
     print("-- equivariance summary: " + ", ".join(f"{s} {v:.3f}" for s, v in scores.items()))
+    if rates:
+        print(f"-- the onset rate moved {np.median(rates):.2f} as far as the speed (median, log terms; "
+              f"{min(rates):.2f} to {max(rates):.2f}; 1.00 = equivariant)")
     return scores
+
+
+def _onset_rate(estimate: Estimate) -> float:
+    f = estimate.features
+    return pulse_evidence(onset=f.onset, onset_low=f.onset_low, onset_bands=f.onset_bands,
+                          frame_rate=f.frame_rate).onset_rate
 
 
 def _scaled(base: float | None, moved: float | None, k: float) -> tuple[bool, float]:

@@ -48,7 +48,7 @@ That is what this module adds:
    - *how busy the music is*: a beat usually holds about two onsets (it divides in two), so
      busy music is counted fast and sparse music slow (`onset_prior`, a second log-normal
      as wide, centred where the accent's onset rate gives `ONSETS_PER_BEAT` a beat). Unlike
-     the fixed prior it moves with the music: a song played faster gets a faster centre.
+     the fixed prior it moves with the music, if less than the speed on dense mixes.
 
    Two fitted constants (``RHYTHM_WEIGHT`` and the priors' width) make the whole model; the
    tempo benchmark fits them on each source in turn and reports them on the others.
