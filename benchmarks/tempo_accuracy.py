@@ -308,12 +308,13 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) 
     for item in items:
         base_path = tempo_equivariance_pairs(item, (1.0,), cache_dir=cache, max_seconds=60.0)[0][0]
         base = run_dancer(base_path)
+        base_rate = _onset_rate(base)
         base_lib = run_librosa(base_path) if with_librosa else None
         for path, k in tempo_equivariance_pairs(item, FACTORS, cache_dir=cache, max_seconds=60.0):
             moved = run_dancer(path)
             ok, ratio = _scaled(base.bpm, moved.bpm, k)
             passed["dancer"].append(ok)
-            rate = float(np.log(max(_onset_rate(moved), 1e-9) / max(_onset_rate(base), 1e-9)) / np.log(k))
+            rate = float(np.log(max(_onset_rate(moved), 1e-9) / max(base_rate, 1e-9)) / np.log(k))
             rates.append(rate)
             line = (f"{item.name:<24.24} {k:5.2f} | {_fmt(base.bpm):>9} {_fmt(moved.bpm)} "
                     f"{ratio:7.3f} {rate:5.2f}{'' if ok else ' !'}")

@@ -278,14 +278,14 @@ def _read(
     presence = acf if evidence.presence_acf is None else evidence.presence_acf
     confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
                                        seconds=n / frame_rate)
-    if pulse_level != level:
+    if melodic:
+        multiples = np.array([k * period for k in (1, 2) if k * period <= acf.shape[0] - 1] or [period])
+        beatless = float(np.max(_interp(acf, multiples))) < MELODIC_SALIENCE
+    elif pulse_level != level:
         # ... judged at the level where the accent recurs, as before the kick band joined the
         # level choice: a drone's sub-bass beating, which the kick band follows, is no beat.
         _, beatless = _confidence(presence, period=_refine_period(acf, pulse_level), grid=None,
                                   attack=evidence.attack, seconds=n / frame_rate)
-    if melodic:
-        multiples = np.array([k * period for k in (1, 2) if k * period <= acf.shape[0] - 1] or [period])
-        beatless = float(np.max(_interp(acf, multiples))) < MELODIC_SALIENCE
     if beatless or grid is None:
         return TempoResult(bpm=None, confidence=confidence, beatless=True)
     # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked
