@@ -33,7 +33,9 @@ beat flagged beatless), CPU seconds. Then:
   fitted on one source
   (synthetic, Frets on Fire, LMMS, OpenMSX) by grid search and reported on the other two;
 - an ablation of the level choice: Acc1 per source when the priors' shape or the rhythm term's
-  form changes (is the prior the lever, or the evidence?), and without the onset-rate prior;
+  form changes (is the prior the lever, or the evidence?), without the onset-rate prior, and with
+  a backbeat cue that does not ship; beside it the equivariance each variant would have (what a
+  variant buys there, and what it costs in accuracy);
 - the targets of issue #12, PASS or FAIL.
 
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
@@ -304,7 +306,7 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) 
     print(f"{'item':<24} {'k':>5} | {'dancer x1':>9} {'x k':>8} {'ratio/k':>7} {'rate':>5}" + (
         f" | {'librosa x1':>10} {'x k':>8} {'ratio/k':>7}" if with_librosa else ""))
     passed = {"dancer": [], "librosa": []}
-    rates = []
+    rates, tables = [], []
     for item in items:
         base_path = tempo_equivariance_pairs(item, (1.0,), cache_dir=cache, max_seconds=60.0)[0][0]
         base = run_dancer(base_path)
@@ -316,6 +318,9 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) 
             passed["dancer"].append(ok)
             rate = float(np.log(max(_onset_rate(moved), 1e-9) / max(base_rate, 1e-9)) / np.log(k))
             rates.append(rate)
+            pair = level_table(item, base.features), level_table(item, moved.features)
+            if None not in pair:
+                tables.append((*pair, k))
             line = (f"{item.name:<24.24} {k:5.2f} | {_fmt(base.bpm):>9} {_fmt(moved.bpm)} "
                     f"{ratio:7.3f} {rate:5.2f}{'' if ok else ' !'}")
             if with_librosa:
@@ -326,6 +331,7 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool) 
             print(line, flush=True)
     scores = {system: float(np.mean(v)) for system, v in passed.items() if v}
     print("-- equivariance summary: " + ", ".join(f"{s} {v:.3f}" for s, v in scores.items()))
+    scores["tables"] = tables
     if rates:
         print(f"-- the onset rate moved {np.median(rates):.2f} as far as the speed (median, log terms; "
               f"{min(rates):.2f} to {max(rates):.2f}; 1.00 = equivariant)")
@@ -367,6 +373,8 @@ class LevelTable:
     kick_at: np.ndarray
     #: The accent's onsets per second (`dancer.analysis.pulse.onset_rate`).
     onset_rate: float = 0.0
+    #: `backbeat` at each level, for the ablation (zeros without a snare band).
+    backbeat: np.ndarray | None = None
 
 
 def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
@@ -384,7 +392,41 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
                       levels, rhythm, float(pulses[0]), accent_at - accent_half, kick_at - kick_half,
-                      accent_at, kick_at, evidence.onset_rate)
+                      accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels))
+
+
+def backbeat(evidence, periods: np.ndarray) -> np.ndarray:
+    """A backbeat cue tried for the level choice (not shipped): the kick-to-snare
+    cross-correlation at a lag of one level minus at half of it. In a backbeat (kick on one,
+    snare on two) the snare follows the kick by one beat, not by half of one.
+
+    Windowed like `dancer.analysis.pulse.periodicity` (12 s every 3 s, each window's
+    mean-removed, energy-normalised correlation, unbiased, weighted by the square root of its
+    energy). Zeros without the snare band.
+    """
+    periods = np.asarray(periods, dtype=np.float64)
+    if evidence.snare is None:
+        return np.zeros(periods.shape)
+    kick, snare, rate = evidence.kick, evidence.snare, evidence.frame_rate
+    n = kick.shape[0]
+    window = max(2, min(n, int(round(12.0 * rate))))
+    max_lag = min(window // 2, int(np.ceil(periods.max())) + 2)
+    overlap = (window - np.arange(max_lag + 1)) / window
+    total, weight = np.zeros(max_lag + 1), 0.0
+    for start in range(0, max(1, n - window + 1), max(1, int(round(3.0 * rate)))):
+        a = kick[start:start + window] - kick[start:start + window].mean()
+        b = snare[start:start + window] - snare[start:start + window].mean()
+        energy = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+        if energy <= 1e-12:
+            continue
+        corr = np.fft.irfft(np.conj(np.fft.rfft(a, 2 * window)) * np.fft.rfft(b, 2 * window), 2 * window)
+        total += np.sqrt(energy) * corr[: max_lag + 1] / energy / overlap
+        weight += np.sqrt(energy)
+    if weight == 0:
+        return np.zeros(periods.shape)
+    curve = total / weight
+    at = np.arange(max_lag + 1)
+    return np.interp(periods, at, curve, right=0.0) - np.interp(periods / 2, at, curve, right=0.0)
 
 
 def _pick(table: LevelTable, grid: np.ndarray, speed: np.ndarray | float = 0.0) -> float:
@@ -458,10 +500,11 @@ def _plateau(low: float, high: float, width: float):
     return prior
 
 
-def _speed(onsets_per_beat: float = tempo_model.ONSETS_PER_BEAT):
-    """`tempo_model.onset_prior` of a table, with ``onsets_per_beat`` in place of the shipped 2."""
+def _speed(onsets_per_beat: float = tempo_model.ONSETS_PER_BEAT, width: float | None = None):
+    """`tempo_model.onset_prior` of a table, with ``onsets_per_beat`` in place of the shipped 2
+    (and ``width`` octaves in place of ``PRIOR_OCTAVES``)."""
     scale = onsets_per_beat / tempo_model.ONSETS_PER_BEAT
-    return lambda t: tempo_model.onset_prior(t.bpm * scale, t.onset_rate)
+    return lambda t: tempo_model.onset_prior(t.bpm * scale, t.onset_rate, width=width)
 
 
 def _no_speed(t: LevelTable) -> np.ndarray:
@@ -487,19 +530,36 @@ ABLATION = {
     "kick term only (x2)": (_SHIPPED_PRIOR, _speed(), lambda t: 2 * t.kick_term),
     "rhythm + periodicity strength": (_SHIPPED_PRIOR, _speed(),
                                       lambda t: t.rhythm + 0.5 * (t.accent_at + t.kick_at)),
+    "rhythm weighted x1.5": (_SHIPPED_PRIOR, _speed(), lambda t: 1.5 * t.rhythm),
+    "fixed prior 0.7 octaves wide": (_log_normal(120, 0.7), _speed(), lambda t: t.rhythm),
+    "fixed prior 1.0 octave wide": (_log_normal(120, 1.0), _speed(), lambda t: t.rhythm),
+    "onset-rate prior 0.35 octaves wide": (_SHIPPED_PRIOR, _speed(width=0.35), lambda t: t.rhythm),
+    "+ backbeat (kick to snare, x1)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.backbeat),
+    "+ backbeat (kick to snare, x2)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 2 * t.backbeat),
 }
 
 
-def ablation(tables: list[LevelTable]) -> None:
+def ablation(tables: list[LevelTable], speed_pairs: list[tuple[LevelTable, LevelTable, float]] = ()) -> None:
     """Acc1 of the level choice per source under each `ABLATION` variant (the 3:2 guard and the
-    candidate levels unchanged). Which part of the decision limits it: the priors or the evidence."""
+    candidate levels unchanged). Which part of the decision limits it: the priors or the evidence.
+
+    With ``speed_pairs`` (a recording's level table, that of its copy played ``k`` times as
+    fast, and ``k``: `equivariance`), a last column gives the share of pairs whose chosen level
+    moved by ``k`` within `EQUIVARIANCE_TOLERANCE`: what a variant buys there and costs in
+    accuracy."""
     sources = sorted({t.source for t in tables})
     print("\n== ablation: Acc1 of the level choice when one part of it changes ==")
-    print(f"{'variant':<36} | " + " ".join(f"{s:>11}" for s in sources))
+    if speed_pairs:
+        print("(equivar.: the same choice on the equivariance pairs, before the period is refined)")
+    print(f"{'variant':<36} | " + " ".join(f"{s:>11}" for s in sources)
+          + (f" | {'equivar.':>8}" if speed_pairs else ""))
     for name, (prior, speed, rhythm) in ABLATION.items():
         def choose(t: LevelTable, prior=prior, speed=speed, rhythm=rhythm) -> float:
             return _pick(t, tempo_model.RHYTHM_WEIGHT * rhythm(t) + prior(t.bpm), speed(t))
         cells = [f"{_acc1([t for t in tables if t.source == source], choose):11.3f}" for source in sources]
+        if speed_pairs:
+            moved = [_scaled(choose(base), choose(fast), k)[0] for base, fast, k in speed_pairs]
+            cells.append(f"| {np.mean(moved):8.3f}")
         print(f"{name:<36} | " + " ".join(cells))
 
 
@@ -595,14 +655,14 @@ def main(argv: list[str] | None = None) -> int:
                     tables.append(table)
     if everything:
         reliability(everything, all_estimates)
-    if len({t.source for t in tables}) > 1:
-        leave_one_source_out(tables)
-    if tables:
-        ablation(tables)
     for name, items in short.items():
         results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
     if "equivariance" in sets and real:
         results["equivariance"] = equivariance(real, cache=cache, with_librosa=with_librosa)
+    if len({t.source for t in tables}) > 1:
+        leave_one_source_out(tables)
+    if tables:
+        ablation(tables, results.get("equivariance", {}).get("tables", []))
 
     print("\n== targets (issue #12) ==")
     checks = []
