@@ -375,6 +375,8 @@ class LevelTable:
     onset_rate: float = 0.0
     #: `backbeat` at each level, for the ablation (zeros without a snare band).
     backbeat: np.ndarray | None = None
+    #: ``acf(p/2) - acf(p/4)`` of the accent: the rhythm term one level down, for the ablation.
+    below: np.ndarray | None = None
 
 
 def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
@@ -392,7 +394,8 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
                       levels, rhythm, float(pulses[0]), accent_at - accent_half, kick_at - kick_half,
-                      accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels))
+                      accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels),
+                      accent_half - tempo_model._interp(evidence.acf, levels / 4))
 
 
 def backbeat(evidence, periods: np.ndarray) -> np.ndarray:
@@ -536,6 +539,11 @@ ABLATION = {
     "onset-rate prior 0.35 octaves wide": (_SHIPPED_PRIOR, _speed(width=0.35), lambda t: t.rhythm),
     "+ backbeat (kick to snare, x1)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.backbeat),
     "+ backbeat (kick to snare, x2)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 2 * t.backbeat),
+    # Two onsets a beat read from the periodicity instead of a count: the level whose half is
+    # the fastest level that recurs (scale-free, unlike the onset count).
+    "+ rhythm one level down (x1)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.below),
+    "+ rhythm one level down (x2)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 2 * t.below),
+    "rhythm one level down for the rate": (_SHIPPED_PRIOR, _no_speed, lambda t: t.rhythm + 2 * t.below),
 }
 
 
