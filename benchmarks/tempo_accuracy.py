@@ -29,9 +29,9 @@ beat flagged beatless), CPU seconds. Then:
 
 - a reliability table: dancer's confidence in bins against Acc2 over every labelled item;
 - leave one source out: the two fitted constants of the metrical-level choice
-  (`dancer.analysis.tempo.RHYTHM_WEIGHT` and ``PRIOR_OCTAVES``, the width of both priors) are
-  fitted on one source
-  (synthetic, Frets on Fire, LMMS, OpenMSX) by grid search and reported on the other two;
+  (`dancer.analysis.tempo.RHYTHM_WEIGHT` and `dancer.analysis.priors.PRIOR_OCTAVES`, the width
+  of both priors) are fitted on one source (synthetic, Frets on Fire, LMMS, OpenMSX) by grid
+  search and reported on the others;
 - an ablation of the level choice: Acc1 per source when the priors' shape or the rhythm term's
   form changes (is the prior the lever, or the evidence?), without the onset-rate prior, and with
   a backbeat cue that does not ship; beside it the equivariance each variant would have (what a
@@ -79,6 +79,7 @@ from tempo_set import (  # noqa: E402
     tempo_equivariance_pairs,
 )
 
+from dancer.analysis import priors  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
 from dancer.analysis.features import FeatureExtractor, Features  # noqa: E402
 from dancer.analysis.pulse import pulse_evidence  # noqa: E402
@@ -468,7 +469,7 @@ def leave_one_source_out(tables: list[LevelTable]) -> dict[str, tuple[float, flo
     """
     sources = sorted({t.source for t in tables})
     by_source = {s: [t for t in tables if t.source == s] for s in sources}
-    shipped = (tempo_model.RHYTHM_WEIGHT, tempo_model.PRIOR_OCTAVES)
+    shipped = (tempo_model.RHYTHM_WEIGHT, priors.PRIOR_OCTAVES)
     print("\n== leave one source out: the level choice's two constants, fitted on one source ==")
     print("(Acc1 of the chosen level before the period is refined; the fitted source in brackets)")
     print(f"{'fitted on':<12} {'weight':>6} {'width':>6} | " + " ".join(f"{s:>12}" for s in sources))
@@ -491,7 +492,7 @@ def leave_one_source_out(tables: list[LevelTable]) -> dict[str, tuple[float, flo
 
 def _log_normal(centre: float, width: float):
     """`tempo_model.tempo_prior` moved to centre on ``centre`` BPM."""
-    return lambda bpm: tempo_model.tempo_prior(bpm * tempo_model.PRIOR_BPM / centre, width=width)
+    return lambda bpm: tempo_model.tempo_prior(bpm * priors.PRIOR_BPM / centre, width=width)
 
 
 def _plateau(low: float, high: float, width: float):
@@ -503,10 +504,10 @@ def _plateau(low: float, high: float, width: float):
     return prior
 
 
-def _speed(onsets_per_beat: float = tempo_model.ONSETS_PER_BEAT, width: float | None = None):
+def _speed(onsets_per_beat: float = priors.ONSETS_PER_BEAT, width: float | None = None):
     """`tempo_model.onset_prior` of a table, with ``onsets_per_beat`` in place of the shipped 2
     (and ``width`` octaves in place of ``PRIOR_OCTAVES``)."""
-    scale = onsets_per_beat / tempo_model.ONSETS_PER_BEAT
+    scale = onsets_per_beat / priors.ONSETS_PER_BEAT
     return lambda t: tempo_model.onset_prior(t.bpm * scale, t.onset_rate, width=width)
 
 

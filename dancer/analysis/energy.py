@@ -13,7 +13,8 @@ quiet recording of a wild track is still wild. Every ingredient is therefore lev
                 combined with spectral flatness (noisy, percussive spectra).
 - ``bright``  — median spectral centroid on a log scale from 300 Hz (0) to 4 kHz (1).
 - ``pace``    — tempo, 60 BPM (0) to 140 BPM (1), weighted by tempo confidence; 0 if beatless.
-- ``pulse``   — tempo confidence: how steady and salient the beat is; 0 if beatless.
+- ``pulse``   — tempo confidence: how steady and salient the beat is (and how sure its
+                octave: a pulse that reads as well at half or double drives less); 0 if beatless.
 
 The flux in ``drive`` is log-compressed with a fixed floor, so very quiet recordings (below about
 -20 dB) read somewhat less driven; its weight is kept small for that reason, and every other

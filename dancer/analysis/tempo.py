@@ -43,7 +43,7 @@ That is what this module adds:
      accent and for the low-frequency (kick and bass) band, the term is ``acf(p) - acf(p/2)``;
      with the kick band it says on which level the strongest low-frequency onsets fall;
    - *a tempo prior*: people count beats near 2 Hz (a log-normal prior centred on
-     ``PRIOR_BPM``, ``PRIOR_OCTAVES`` wide; van Noorden & Moelants 1999, "Resonance in the
+     `priors.PRIOR_BPM`, ``PRIOR_OCTAVES`` wide; van Noorden & Moelants 1999, "Resonance in the
      perception of musical pulse", JNMR 28(1)), which decides when the rhythm does not;
    - *how busy the music is*: a beat usually holds about two onsets (it divides in two), so
      busy music is counted fast and sparse music slow (`onset_prior`, a second log-normal
@@ -54,7 +54,8 @@ That is what this module adds:
    tempo benchmark fits them on each source in turn and reports them on the others.
 5. Beats and precise tempo: librosa's tracker at the chosen period, then a least-squares grid
    through the beats gives the period to a small fraction of a frame (`beats.fit_beat_grid`).
-6. Confidence from pulse salience and how well a steady grid explains the beats. "Beatless"
+6. Confidence from pulse salience and how well a steady grid explains the beats, times how
+   sure step 4 is of the octave (`priors.octave_certainty`). "Beatless"
    means no usable pulse at all: the accent's periodicity at the beat is at the level of
    noise and pads (`BEATLESS_SALIENCE`), or there are no beats to speak of. A weak, swung or
    drifting pulse is still a beat, with low confidence. Before a track is called beatless,
@@ -85,6 +86,7 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import Features
+from dancer.analysis.priors import octave_certainty, onset_prior, tempo_prior
 from dancer.analysis.pulse import (
     COMB_HARMONICS,
     COMB_MIN_BPM,
@@ -96,16 +98,8 @@ from dancer.analysis.pulse import (
 )
 
 __all__ = [
-    "TempoResult",
-    "candidate_levels",
-    "comb_salience",
-    "estimate_tempo",
-    "level_scores",
-    "metrical_levels",
-    "onset_prior",
-    "pick_level",
-    "tempo_prior",
-    "tempo_from_envelopes",
+    "TempoResult", "candidate_levels", "comb_salience", "estimate_tempo", "level_scores", "metrical_levels",
+    "octave_certainty", "onset_prior", "pick_level", "tempo_prior", "tempo_from_envelopes",
 ]
 
 MIN_SECONDS = 2.0
@@ -115,11 +109,6 @@ MIN_BPM = 40.0
 MAX_BPM = 300.0
 #: Range searched for the most salient pulse, and how many multiples of a lag its comb sums.
 COMB_MAX_BPM = 320.0
-#: Centre (BPM) and width (octaves, one standard deviation) of the log-normal tempo prior.
-PRIOR_BPM = 120.0
-PRIOR_OCTAVES = 0.5
-#: Onsets of the accent in a typical beat: the beat divides in two (`onset_prior`).
-ONSETS_PER_BEAT = 2.0
 #: Weight of the rhythm term against the prior's log-density in `level_scores`.
 RHYTHM_WEIGHT = 1.0
 #: A level outside the octave family of the most salient pulse (a 3:2 reading: a tresillo
@@ -152,7 +141,8 @@ class TempoResult:
     bpm : float or None
         Beats per minute of the tactus (the dance beat), None when beatless.
     confidence : float
-        0..1: how steady and salient the pulse is. 0 for silence or too-short input.
+        0..1: how steady and salient the pulse is, times how sure the level choice is of its
+        octave (`priors.octave_certainty`). 0 for silence or too-short input.
     beatless : bool
         True for material without a usable pulse (ambient pads, drones, speech, silence).
     beats, downbeats, phrases : ndarray, float64
@@ -268,7 +258,7 @@ def _read(
     levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
     if levels.size == 0:
         return TempoResult(bpm=None, confidence=0.0, beatless=True)
-    level, pulse_level = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
+    level, pulse_level, certainty = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
     refined = _refine_period(acf, level)
     beats = track_beats(evidence.accent, period=refined if abs(refined / level - 1) > 0.005 else level)
     period = refined
@@ -278,6 +268,7 @@ def _read(
     presence = acf if evidence.presence_acf is None else evidence.presence_acf
     confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
                                        seconds=n / frame_rate)
+    confidence *= certainty  # a pulse read at an octave it barely preferred is a doubtful tempo
     if melodic:
         multiples = np.array([k * period for k in (1, 2) if k * period <= acf.shape[0] - 1] or [period])
         beatless = float(np.max(_interp(acf, multiples))) < MELODIC_SALIENCE
@@ -433,32 +424,6 @@ def _pulse_seeds(acf: np.ndarray, *, frame_rate: float) -> np.ndarray:
     return lags[order][salience[order] >= salience[order[0]] - 0.1 * abs(salience[order[0]])]
 
 
-def tempo_prior(bpm: np.ndarray | float, *, width: float | None = None) -> np.ndarray:
-    """Log-density (up to a constant) of the log-normal tempo prior, 0 at ``PRIOR_BPM``;
-    ``width`` (octaves) overrides ``PRIOR_OCTAVES`` for the benchmark's fits."""
-    width = PRIOR_OCTAVES if width is None else width
-    return -0.5 * (np.log2(np.asarray(bpm, dtype=np.float64) / PRIOR_BPM) / width) ** 2
-
-
-def onset_prior(bpm: np.ndarray | float, onset_rate: float, *, width: float | None = None) -> np.ndarray:
-    """Log-density (up to a constant) of a log-normal prior centred where ``onset_rate``
-    (onsets per second, `pulse.onset_rate`) makes `ONSETS_PER_BEAT` onsets a beat, as wide
-    as `tempo_prior`; 0 everywhere when there are no onsets to count.
-
-    Listeners count busy music fast and sparse music slow (Elowsson & Friberg 2015, "Modeling
-    the perception of tempo", JASA 137(6)): a slow ballad with eighth-note hats has about two
-    onsets to the beat at 65 BPM and one at 130, a thrash song at 180 BPM about two at 180 and
-    four at 90. Summed with `tempo_prior`, the fixed centre moves halfway (in octaves) toward
-    this one. librosa's tempo prior is fixed; it has no cue that moves with the music.
-    """
-    bpm = np.asarray(bpm, dtype=np.float64)
-    if onset_rate <= 0:
-        return np.zeros(bpm.shape)
-    width = PRIOR_OCTAVES if width is None else width
-    centre = 60.0 * onset_rate / ONSETS_PER_BEAT
-    return -0.5 * (np.log2(bpm / centre) / width) ** 2
-
-
 def level_scores(
     periods: np.ndarray, evidence: PulseEvidence, *, weight: float | None = None, width: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -506,27 +471,29 @@ def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray |
     return levels[eligible] if eligible.any() else levels
 
 
-def _choose_level(levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: float) -> tuple[float, float]:
+def _choose_level(
+    levels: np.ndarray, evidence: PulseEvidence, *, main_pulse: float
+) -> tuple[float, float, float]:
     """The dance beat among the candidate metrical levels where the accent or the kick recurs,
-    and the level chosen among those where the accent recurs (whether there is a pulse at all
-    is judged at that one).
+    the level chosen among those where the accent recurs (whether there is a pulse at all is
+    judged at that one), and the beat's `octave_certainty`.
 
     A level outside the octave family of ``main_pulse`` (the period of the most salient pulse)
     wins only by `OFF_GRID_MARGIN`: a 3:2 reading is worse than an octave one (a crossfade
     beat-matched at 2/3 tempo drifts at once), and the comb salience already judged the grid.
     """
-    def best(candidates: np.ndarray) -> float:
+    def best(candidates: np.ndarray) -> tuple[float, float]:
         if candidates.size == 1:
-            return float(candidates[0])
+            return float(candidates[0]), 1.0
         scores, _ = level_scores(candidates, evidence)
         speed = onset_prior(60.0 * evidence.frame_rate / candidates, evidence.onset_rate)
-        return float(candidates[pick_level(candidates, scores, main_pulse=main_pulse,
-                                           grid_scores=scores - speed)])
+        chosen = pick_level(candidates, scores, main_pulse=main_pulse, grid_scores=scores - speed)
+        return float(candidates[chosen]), octave_certainty(candidates, scores, chosen)
 
     with_kick, accent_only = (competing_levels(levels, evidence.acf, evidence.kick_acf),
                               competing_levels(levels, evidence.acf))
-    beat = best(with_kick)
-    return beat, beat if np.array_equal(with_kick, accent_only) else best(accent_only)
+    beat, certainty = best(with_kick)
+    return beat, beat if np.array_equal(with_kick, accent_only) else best(accent_only)[0], certainty
 
 
 def pick_level(
