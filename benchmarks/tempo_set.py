@@ -37,6 +37,8 @@ import soundfile as sf
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 FOF_ROOT = Path("/usr/share/games/fretsonfire/data/songs")
+#: Debian's ``wesnoth-1.16-music`` (the version is in the path): orchestral and folk game music.
+WESNOTH_MUSIC = "/usr/share/games/wesnoth/*/data/core/music/*.ogg"
 RENDER_RATE = 22050
 TICKS = 480
 DRUMS = 9  # GM percussion is MIDI channel 10, zero-based 9
@@ -49,9 +51,10 @@ _STEMS = ("song.ogg", "guitar.ogg", "rhythm.ogg", "drums.ogg")
 class LabelledItem:
     """One recording with its true tempo.
 
-    ``bpm`` is None for beatless material; ``tempo_constant`` is False when the source's tempo map
-    changes (``bpm`` is then the tempo that lasts longest; for ``"synthetic-hard"`` items with tempo
-    drift, the mean tempo). ``source`` is ``"synthetic"``, ``"synthetic-hard"``, ``"lmms"`` or
+    ``bpm`` is None for beatless material and for unlabelled recordings (`load_wesnoth_music`);
+    ``tempo_constant`` is False when the source's tempo map changes (``bpm`` is then the tempo
+    that lasts longest; for ``"synthetic-hard"`` items with tempo drift, the mean tempo).
+    ``source`` is ``"synthetic"``, ``"synthetic-hard"``, ``"lmms"``, ``"wesnoth"`` or
     ``"fretsonfire/PACK"``; ``seconds`` is the file's duration; ``chart`` the MIDI file whose
     tempo map places the beats (`chart_beats`), for recordings charted by hand.
     """
@@ -465,6 +468,20 @@ def load_fretsonfire_set(root: Path = FOF_ROOT, *, cache_dir: Path | None = None
         items.append(LabelledItem(path, bpm, meter, ini.get("song", "genre", fallback="metal"),
                                   f"fretsonfire/{pack}", title, sf.info(str(path)).duration, constant, note,
                                   chart))
+    return items
+
+
+def load_wesnoth_music(pattern: str = WESNOTH_MUSIC, *, min_seconds: float = 30.0) -> list[LabelledItem]:
+    """Battle for Wesnoth's music (Debian ``wesnoth-1.16-music``): recordings of orchestral and
+    folk pieces, some with a steady pulse, some free. Nothing labels their tempo, so they serve
+    only what needs no label: equivariance, and how many are called beatless. Jingles shorter
+    than ``min_seconds`` are left out. ``bpm`` is None; ``source`` is ``"wesnoth"``. [] when
+    the package is not installed."""
+    items = []
+    for path in sorted(Path("/").glob(pattern.lstrip("/"))):
+        seconds = sf.info(str(path)).duration
+        if seconds >= min_seconds:
+            items.append(LabelledItem(path, None, 4, "orchestral", "wesnoth", path.stem, seconds))
     return items
 
 
