@@ -14,7 +14,7 @@ import numpy as np
 from dancer.timemap import RateCurve
 
 #: Bump when analysis results change meaning or precision: the next scan re-analyses every track.
-ANALYSER_VERSION = 10
+ANALYSER_VERSION = 11
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Analysis:
     Times are seconds from the start of the file. ``bpm`` is None for beatless material.
     ``phrases`` are phrase boundaries (every 8 beats, starting on a downbeat); ``downbeats`` are
     the first beats of bars. ``energy_curve`` holds one 0..1 value per ``ENERGY_STEP`` seconds.
+    ``bpm_confidence`` counts how sure the octave is; ``pulse_confidence`` is how steady and
+    salient the pulse is, octave aside (None for tracks analysed before it was kept).
     """
 
     duration: float
@@ -45,6 +47,7 @@ class Analysis:
     cue_out: float
     intro_beats: int = 0
     outro_beats: int = 0
+    pulse_confidence: float | None = None
 
 
 ENERGY_STEP = 5.0

@@ -100,6 +100,7 @@ def analyse_blocks(
         channels=int(channels),
         bpm=None if tempo.bpm is None else float(tempo.bpm),
         bpm_confidence=float(tempo.confidence),
+        pulse_confidence=float(tempo.pulse_confidence),
         beatless=bool(tempo.beatless),
         beats=tuple(float(b) for b in tempo.beats),
         downbeats=tuple(float(b) for b in tempo.downbeats),

@@ -13,8 +13,9 @@ quiet recording of a wild track is still wild. Every ingredient is therefore lev
                 combined with spectral flatness (noisy, percussive spectra).
 - ``bright``  — median spectral centroid on a log scale from 300 Hz (0) to 4 kHz (1).
 - ``pace``    — tempo, 60 BPM (0) to 140 BPM (1), weighted by tempo confidence; 0 if beatless.
-- ``pulse``   — tempo confidence: how steady and salient the beat is (and how sure its
-                octave: a pulse that reads as well at half or double drives less); 0 if beatless.
+- ``pulse``   — how steady and salient the beat is (the tempo's pulse confidence, octave
+                aside); 0 if beatless. ``pace`` takes the whole confidence: an octave in
+                doubt is a pace in doubt.
 
 The flux in ``drive`` is log-compressed with a fixed floor, so very quiet recordings (below about
 -20 dB) read somewhat less driven; its weight is kept small for that reason, and every other
@@ -106,7 +107,7 @@ def energy_profile(features, loudness, tempo) -> tuple[float, np.ndarray]:
     active = (level > np.percentile(level, 95) - ACTIVE_DB) & (level > -100.0)
     peaks = _onset_peaks(onset)
     pace = _pace(tempo)
-    pulse = 0.0 if tempo.beatless or tempo.bpm is None else float(np.clip(tempo.confidence, 0.0, 1.0))
+    pulse = 0.0 if tempo.beatless or tempo.bpm is None else float(np.clip(tempo.pulse_confidence, 0.0, 1.0))
 
     def score(sl: slice) -> float:
         m = active[sl]

@@ -143,6 +143,9 @@ class TempoResult:
     confidence : float
         0..1: how steady and salient the pulse is, times how sure the level choice is of its
         octave (`priors.octave_certainty`). 0 for silence or too-short input.
+    pulse_confidence : float
+        The first factor alone: how steady and salient the pulse is, octave aside (for uses
+        that fold octaves anyway). Defaults to ``confidence``.
     beatless : bool
         True for material without a usable pulse (ambient pads, drones, speech, silence).
     beats, downbeats, phrases : ndarray, float64
@@ -159,6 +162,11 @@ class TempoResult:
     downbeats: np.ndarray = field(default_factory=lambda: np.zeros(0))
     phrases: np.ndarray = field(default_factory=lambda: np.zeros(0))
     meter: int = 4
+    pulse_confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.pulse_confidence is None:
+            object.__setattr__(self, "pulse_confidence", self.confidence)
 
     @classmethod
     def nothing(cls) -> TempoResult:
@@ -266,9 +274,9 @@ def _read(
     # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
     # the confidence (a tracker that wanders on a loose recording is no reason for "beatless").
     presence = acf if evidence.presence_acf is None else evidence.presence_acf
-    confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
-                                       seconds=n / frame_rate)
-    confidence *= certainty  # a pulse read at an octave it barely preferred is a doubtful tempo
+    pulse_confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
+                                             seconds=n / frame_rate)
+    confidence = pulse_confidence * certainty  # a pulse read at an octave it barely preferred
     if melodic:
         multiples = np.array([k * period for k in (1, 2) if k * period <= acf.shape[0] - 1] or [period])
         beatless = float(np.max(_interp(acf, multiples))) < MELODIC_SALIENCE
@@ -278,7 +286,7 @@ def _read(
         _, beatless = _confidence(presence, period=_refine_period(acf, pulse_level), grid=None,
                                   attack=evidence.attack, seconds=n / frame_rate)
     if beatless or grid is None:
-        return TempoResult(bpm=None, confidence=confidence, beatless=True)
+        return TempoResult(bpm=None, confidence=confidence, beatless=True, pulse_confidence=pulse_confidence)
     # A grid that most beats sit on pins the period to a fraction of a frame; one the tracked
     # beats wander off is no better than the autocorrelation's period.
     if grid.inliers >= MIN_GRID_INLIERS and abs(grid.period / period - 1) < 0.02:
@@ -317,6 +325,7 @@ def _read(
         downbeats=downbeats,
         phrases=phrases,
         meter=meter,
+        pulse_confidence=pulse_confidence,
     )
 
 

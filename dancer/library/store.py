@@ -22,7 +22,7 @@ from dancer.errors import LibraryError
 from dancer.model import Analysis, Tags, Track
 from dancer.paths import display_path, path_key, user_data_dir
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -72,12 +72,15 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX sessions_started ON sessions(started_at);
     """,
+    # The pulse's confidence octave aside; bpm_confidence also counts how sure the octave is.
+    3: "ALTER TABLE tracks ADD COLUMN pulse_confidence REAL;",
 }
 
 _TRACK_COLUMNS = (
     "path_key, path, size, mtime, analyser_version, title, artist, album, genre, duration, sample_rate, "
     "channels, bpm, bpm_confidence, beatless, meter, loudness_lufs, peak_db, true_peak_db, energy, cue_in, "
-    "cue_out, intro_beats, outro_beats, beats, downbeats, phrases, energy_curve, error, scanned_at"
+    "cue_out, intro_beats, outro_beats, beats, downbeats, phrases, energy_curve, error, scanned_at, "
+    "pulse_confidence"
 )
 
 SORT_FIELDS = (
@@ -226,6 +229,7 @@ class Library:
             a.cue_out if a else None, a.intro_beats if a else None, a.outro_beats if a else None,
             _blob(a.beats) if a else None, _blob(a.downbeats) if a else None, _blob(a.phrases) if a else None,
             _blob(a.energy_curve) if a else None, _text(track.error), time.time(),
+            a.pulse_confidence if a else None,
         )
         marks = ",".join("?" * len(row))
         try:
@@ -309,7 +313,7 @@ class Library:
 def _row_to_track(r: tuple) -> Track:
     (key, _disp, size, mtime, version, title, artist, album, genre, duration, rate, channels, bpm, conf,
      beatless, meter, lufs, peak, tpeak, energy, cue_in, cue_out, intro, outro, beats, downbeats, phrases,
-     curve, error, _scanned, rowid) = r
+     curve, error, _scanned, pulse, rowid) = r
     analysis = None
     if error is None and duration is not None:
         analysis = Analysis(
@@ -332,6 +336,7 @@ def _row_to_track(r: tuple) -> Track:
             cue_out=cue_out,
             intro_beats=intro,
             outro_beats=outro,
+            pulse_confidence=pulse,
         )
     return Track(path=os.fsdecode(key), size=size, mtime=mtime, tags=Tags(title, artist, album, genre),
                  analysis=analysis, analyser_version=version, error=error, id=rowid)

@@ -10,7 +10,8 @@ of a plan of length ``T``:
   entry's share of the session (its timeline span / T) and the target is each phase's start -> end
   energy laid on the arc's nominal phase spans;
 - tempo: ``w * W_TEMPO * c`` with ``c = (octave-aware distance outside the phase's BPM range, in
-  octaves / 0.15)**2`` (capped at 4), blended towards 0.5 for low tempo confidence;
+  octaves / 0.15)**2`` (capped at 4), blended towards 0.5 for a weak pulse (its confidence octave
+  aside: ``Analysis.pulse_confidence``, as in the tempo steps);
 - beatless: ``w * W_BEATLESS`` for a beatless track in a ``beatless = "no"`` phase, ``0.4 *`` that for
   a beat track in a ``"preferred"`` phase;
 - variety: ``w * W_VARIETY * u`` where ``u`` in [0, 1) is a hash of (seed, path): the seed's taste,

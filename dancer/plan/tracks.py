@@ -69,6 +69,13 @@ def min_play(length: float) -> float:
     return min(length, max(MIN_PLAY_SECONDS, min(MIN_PLAY_FRACTION * length, MAX_MIN_PLAY_SECONDS)))
 
 
+def _pulse_confidence(track: Track) -> float:
+    """How steady and salient the track's pulse is, octave aside; ``bpm_confidence`` for tracks
+    analysed before that was kept."""
+    a = track.analysis
+    return a.bpm_confidence if a.pulse_confidence is None else a.pulse_confidence
+
+
 def usable(track: Track, min_confidence: float) -> bool:
     if not track.ok:
         return False
@@ -111,9 +118,8 @@ class TrackTable:
         )
         self.bpm = bpm
         self.beatless = np.isnan(bpm)
-        self.confidence = np.clip(
-            np.fromiter((t.analysis.bpm_confidence for t in self.tracks), float, n), 0, 1
-        )
+        # The pulse's confidence, octave aside: every tempo cost here folds octaves already.
+        self.confidence = np.clip(np.fromiter((_pulse_confidence(t) for t in self.tracks), float, n), 0, 1)
         ids = np.fromiter((zlib.crc32(os.fsencode(t.path)) for t in self.tracks), np.uint64, n)
         self.variety = _variety(ids, seed)
         self.recent = np.fromiter((t.path in avoid for t in self.tracks), bool, n)

@@ -99,6 +99,7 @@ def test_the_confidence_says_how_close_the_octave_call_was() -> None:
     assert near.bpm == pytest.approx(90.0, rel=0.003) and far.bpm == pytest.approx(170.0, rel=0.003)
     assert near.confidence > 0.9
     assert far.confidence < 0.7
+    assert far.pulse_confidence > 0.9  # the pulse itself is as clear as ever
 
 
 def test_octave_certainty_is_the_levels_share_of_its_octave_family() -> None:

@@ -33,6 +33,7 @@ def analysed(path: str, bpm: float | None = 120.0, energy: float = 0.5) -> Track
         cue_out=29.5,
         intro_beats=8,
         outro_beats=4,
+        pulse_confidence=0.95,
     )
     tags = Tags("Song", "Artist", "Album", "Genre")
     return Track(path=path, size=1234, mtime=1700000000.5, tags=tags, analysis=a)
@@ -97,6 +98,25 @@ def test_wal_schema_version_and_migrations(tmp_path):
     assert versions == list(range(1, SCHEMA_VERSION + 1))
     conn.close()
     Library.open(path).close()  # reopening migrates nothing twice
+
+
+def test_a_library_from_before_the_pulse_confidence_migrates_and_keeps_its_tracks(tmp_path):
+    path = tmp_path / "lib.sqlite3"
+    t = analysed(str(tmp_path / "a.wav"))
+    with Library.open(path) as lib:
+        lib.put(t)
+    conn = sqlite3.connect(path)  # make it a schema-2 library: no pulse_confidence column
+    conn.execute("ALTER TABLE tracks DROP COLUMN pulse_confidence")
+    conn.execute("DELETE FROM schema_migrations WHERE version = 3")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with Library.open(path) as lib:
+        back = lib.track(t.path)
+        assert back.analysis.pulse_confidence is None
+        assert back.analysis.bpm_confidence == t.analysis.bpm_confidence
+        lib.put(t)
+        assert lib.track(t.path) == t
 
 
 def test_newer_schema_is_refused(tmp_path):

@@ -373,3 +373,21 @@ def test_a_doubtful_tempo_weighs_less_in_placement() -> None:
     step_sure, _, _ = pair_terms(rows.profile(0), rows.profile(1), "crossfade")
     step_doubt, _, _ = pair_terms(rows.profile(0), rows.profile(2), "crossfade")
     assert step_sure > step_doubt
+
+
+def test_an_octave_in_doubt_does_not_weaken_the_octave_folded_tempo_costs() -> None:
+    """The tempo costs fold octaves, so they read the pulse's confidence, not the one that also
+    doubts the octave; a library analysed before the pulse's was kept falls back to the other."""
+    from dataclasses import replace
+
+    from dancer.plan.tracks import TrackTable
+
+    arc = load_arc("hip-release")
+    calm = next(p for p, phase in enumerate(arc.phases) if phase.tempo == (60, 90))
+    sure = make_track("/m/sure.flac", bpm=110.0, confidence=1.0)
+    octave = replace(sure, path="/m/octave.flac",
+                     analysis=replace(sure.analysis, bpm_confidence=0.5, pulse_confidence=1.0))
+    old = replace(sure, path="/m/old.flac", analysis=replace(sure.analysis, bpm_confidence=0.5))
+    table = TrackTable([sure, octave, old], arc.phases, seed=0, avoid=())
+    assert table.tempo_cost[calm, 1] == table.tempo_cost[calm, 0] > table.tempo_cost[calm, 2]
+
