@@ -258,11 +258,19 @@ def test_play_controls_pause_next_and_quit(tmp_path, tones):
     try:
         assert "playing" in proc.stderr.readline()
         time.sleep(0.2)
-        for key, then in ((" ", 0.3), (" ", 0.2), ("n", 0.8), ("q", 0.0)):
+        for key, then in ((" ", 0.3), (" ", 0.2), ("n", 0.0)):
             proc.stdin.write(key)
             proc.stdin.flush()
             time.sleep(then)
-        err = proc.stderr.read()
+        # Quit once the player says the next entry is playing (not after a fixed sleep, which a
+        # loaded machine outruns), and after a moment of it has reached the device.
+        seen, deadline = [], time.monotonic() + 30
+        while not any("  2. " in line for line in seen) and time.monotonic() < deadline:
+            seen.append(proc.stderr.readline())
+        time.sleep(0.8)
+        proc.stdin.write("q")
+        proc.stdin.flush()
+        err = "".join(seen) + proc.stderr.read()
         assert proc.wait(timeout=30) == 0, err
     finally:
         proc.kill()
