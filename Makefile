@@ -21,14 +21,12 @@ deps: $(STAMP)
 demo: $(STAMP)
 	$(DANCER) session --demo --no-checkin
 
-# Two workers (pytest-xdist): much of the suite waits on real subprocesses and paced sound
-# devices, so on two cores it takes ~6 minutes instead of ~9.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q
 
 # The inner loop: everything but the tests marked slow (whole sessions, kill loops).
 quick: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m "not slow"
+	$(PY) -m pytest -q -m "not slow"
 
 # ruff with the settings in pyproject.toml; CI runs it before the tests.
 lint: $(STAMP)
