@@ -86,7 +86,7 @@ from tempo_set import (  # noqa: E402
 from dancer.analysis import priors  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
 from dancer.analysis.features import FeatureExtractor, Features  # noqa: E402
-from dancer.analysis.pulse import pulse_evidence  # noqa: E402
+from dancer.analysis.pulse import WINDOW_HOP_SECONDS, WINDOW_SECONDS, pulse_evidence  # noqa: E402
 from dancer.analysis.tempo import estimate_tempo  # noqa: E402
 
 ACC1_TOLERANCE = 0.04
@@ -107,6 +107,7 @@ class Estimate:
     beats: np.ndarray | None = None
     downbeats: np.ndarray | None = None
     features: Features | None = None  # kept so the level tables need no second decode
+    pulse_confidence: float | None = None  # dancer's confidence octave aside (librosa: None)
 
 
 def decode_features(path: Path) -> Features:
@@ -122,7 +123,8 @@ def run_dancer(path: Path) -> Estimate:
     features = decode_features(path)
     result = estimate_tempo(features)
     return Estimate(result.bpm, result.beatless, result.confidence, time.perf_counter() - start, result.meter,
-                    time.process_time() - cpu, result.beats, result.downbeats, features)
+                    time.process_time() - cpu, result.beats, result.downbeats, features,
+                    pulse_confidence=result.pulse_confidence)
 
 
 def run_librosa(path: Path) -> Estimate:
@@ -326,6 +328,7 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool, 
             left_out += 1
             continue
         base_rate = _onset_rate(base)
+        base_table = None if item.bpm is None else level_table(item, base.features)
         base_lib = run_librosa(base_path) if with_librosa else None
         for path, k in tempo_equivariance_pairs(item, FACTORS, cache_dir=cache, max_seconds=60.0):
             moved = run_dancer(path)
@@ -333,10 +336,9 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool, 
             passed["dancer"].append(ok)
             rate = float(np.log(max(_onset_rate(moved), 1e-9) / max(base_rate, 1e-9)) / np.log(k))
             rates.append(rate)
-            pair = (None, None) if item.bpm is None else (level_table(item, base.features),
-                                                          level_table(item, moved.features))
-            if None not in pair:
-                tables.append((*pair, k))
+            moved_table = None if base_table is None else level_table(item, moved.features)
+            if moved_table is not None:
+                tables.append((base_table, moved_table, k))
             line = (f"{item.name:<24.24} {k:5.2f} | {_fmt(base.bpm):>9} {_fmt(moved.bpm)} "
                     f"{ratio:7.3f} {rate:5.2f}{'' if ok else ' !'}")
             if with_librosa:
@@ -421,7 +423,7 @@ def backbeat(evidence, periods: np.ndarray) -> np.ndarray:
     cross-correlation at a lag of one level minus at half of it. In a backbeat (kick on one,
     snare on two) the snare follows the kick by one beat, not by half of one.
 
-    Windowed like `dancer.analysis.pulse.periodicity` (12 s every 3 s, each window's
+    Windowed like `dancer.analysis.pulse.periodicity` (its windows and hop, each window's
     mean-removed, energy-normalised correlation, unbiased, weighted by the square root of its
     energy). Zeros without the snare band.
     """
@@ -430,11 +432,11 @@ def backbeat(evidence, periods: np.ndarray) -> np.ndarray:
         return np.zeros(periods.shape)
     kick, snare, rate = evidence.kick, evidence.snare, evidence.frame_rate
     n = kick.shape[0]
-    window = max(2, min(n, int(round(12.0 * rate))))
+    window = max(2, min(n, int(round(WINDOW_SECONDS * rate))))
     max_lag = min(window // 2, int(np.ceil(periods.max())) + 2)
     overlap = (window - np.arange(max_lag + 1)) / window
     total, weight = np.zeros(max_lag + 1), 0.0
-    for start in range(0, max(1, n - window + 1), max(1, int(round(3.0 * rate)))):
+    for start in range(0, max(1, n - window + 1), max(1, int(round(WINDOW_HOP_SECONDS * rate)))):
         a = kick[start:start + window] - kick[start:start + window].mean()
         b = snare[start:start + window] - snare[start:start + window].mean()
         energy = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
@@ -590,19 +592,23 @@ def ablation(tables: list[LevelTable], speed_pairs: list[tuple[LevelTable, Level
 
 
 def reliability(items: list[LabelledItem], estimates: list[Estimate]) -> None:
-    """Confidence bins against Acc2 over every labelled item with a beat."""
-    print("\n== reliability: dancer's confidence against Acc2 (labelled items with a beat) ==")
-    print(f"{'confidence':<12} {'items':>5} {'Acc2':>6} {'Acc1':>6}")
+    """Confidence bins against Acc2 and Acc1 over every labelled item with a beat: dancer's
+    confidence, then its pulse confidence (octave aside), which is what the confidence was
+    before it carried `dancer.analysis.priors.octave_certainty`."""
     pairs = [(e, i) for i, e in zip(items, estimates) if i.bpm is not None]
     edges = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
-    for lo, hi in zip(edges, edges[1:]):
-        inside = [(e, i) for e, i in pairs if lo <= e.confidence < hi]
-        if not inside:
-            print(f"{lo:.1f}-{min(hi, 1.0):.1f}      {0:5d}      -      -")
-            continue
-        acc2 = np.mean([acc2_hit(e.bpm, i.bpm) for e, i in inside])
-        acc1 = np.mean([relative_error(e.bpm, i.bpm) <= ACC1_TOLERANCE for e, i in inside])
-        print(f"{lo:.1f}-{min(hi, 1.0):.1f}      {len(inside):5d} {acc2:6.3f} {acc1:6.3f}")
+    readings = (("confidence", lambda e: e.confidence), ("pulse confidence", lambda e: e.pulse_confidence))
+    for label, value in readings:
+        print(f"\n== reliability: dancer's {label} against Acc2 (labelled items with a beat) ==")
+        print(f"{'confidence':<12} {'items':>5} {'Acc2':>6} {'Acc1':>6}")
+        for lo, hi in zip(edges, edges[1:]):
+            inside = [(e, i) for e, i in pairs if lo <= value(e) < hi]
+            if not inside:
+                print(f"{lo:.1f}-{min(hi, 1.0):.1f}      {0:5d}      -      -")
+                continue
+            acc2 = np.mean([acc2_hit(e.bpm, i.bpm) for e, i in inside])
+            acc1 = np.mean([relative_error(e.bpm, i.bpm) <= ACC1_TOLERANCE for e, i in inside])
+            print(f"{lo:.1f}-{min(hi, 1.0):.1f}      {len(inside):5d} {acc2:6.3f} {acc1:6.3f}")
 
 
 def source_of(item: LabelledItem) -> str:

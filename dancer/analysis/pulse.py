@@ -265,10 +265,11 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
     decides whether a listener counts its fast or its slow level (Elowsson & Friberg 2015,
     "Modeling the perception of tempo", JASA 137(6)), and `tempo.onset_prior` reads it. The
     median keeps an intro, a breakdown or a fill from setting the rate of a whole song. The
-    rate should scale with playback speed; on dense mixes it moves less. On ×0.90 / ×1.12
-    copies of the benchmark's 24 real songs it moved by medians of ×0.96 / ×1.03 (from ×0.85
-    to ×1.23), and the wrong way on some metal: how many peaks a picker finds in a dense mix
-    depends on its thresholds as much as on the music (shorter STFT frames did worse).
+    rate should scale with playback speed, and does not: on ×0.90 / ×1.12 copies it moved a
+    median 0.34 as far as the speed (log terms) on the benchmark's 24 labelled songs, and the
+    wrong way on some metal and on Wesnoth's orchestral music (``python
+    benchmarks/tempo_accuracy.py --sets equivariance,wesnoth``): how many peaks a picker finds
+    in a dense mix depends on its thresholds as much as on the music.
     """
     import librosa
 
