@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dancer.analysis.numba_lock import compile_once
+from dancer.analysis.numba_lock import import_librosa
 
 __all__ = [
     "BeatGrid",
@@ -81,7 +81,7 @@ def track_beats(
         Increasing beat positions in frames; empty if the envelope is all zeros or shorter
         than one period.
     """
-    import librosa
+    librosa = import_librosa()
 
     envelope = np.asarray(envelope, dtype=np.float64)
     n = envelope.shape[0]
@@ -90,7 +90,6 @@ def track_beats(
         return np.zeros(0)
     # With sr = 60 and hop 1, librosa's frames per beat (60 · sr / hop / bpm) is the period.
     bpm = 3600.0 / (periods if np.ndim(period) else float(period))
-    compile_once()  # librosa's beat tracker is numba code: compiled one process at a time
     _, frames = librosa.beat.beat_track(
         onset_envelope=envelope, sr=60.0, hop_length=1, bpm=bpm, tightness=tightness, trim=False
     )

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import soxr
 
+from dancer.analysis.numba_lock import import_librosa
+
 __all__ = [
     "ANALYSIS_RATE",
     "BAND_EDGES",
@@ -149,7 +151,9 @@ class FeatureExtractor:
     """
 
     def __init__(self, sample_rate: int, channels: int) -> None:
-        import librosa
+        # Through the compile lock: `add` may run on another thread, which must not wait for
+        # it while the first compile (which runs an extractor) holds it.
+        librosa = import_librosa()
 
         if sample_rate <= 0 or channels <= 0:
             raise ValueError(f"bad stream format: {sample_rate} Hz, {channels} channels")
@@ -260,7 +264,7 @@ class FeatureExtractor:
         self._n_pending = rest.size
 
     def _frames(self, span: np.ndarray) -> tuple[np.ndarray, ...]:
-        import librosa
+        import librosa  # first imported by __init__, after the compile lock
 
         magnitude = np.abs(librosa.stft(span, n_fft=N_FFT, hop_length=HOP, center=False)) * self._scale
         rms = librosa.feature.rms(y=span, frame_length=N_FFT, hop_length=HOP, center=False)[0]
@@ -286,7 +290,7 @@ class FeatureExtractor:
     @staticmethod
     def _onset(log_spec: np.ndarray, previous: np.ndarray, *, channels, max_size: int) -> np.ndarray:
         """``librosa.onset.onset_strength_multi`` of ``log_spec``, continuing from ``previous``."""
-        import librosa
+        import librosa  # first imported by __init__, after the compile lock
 
         spec = np.concatenate([previous, log_spec], axis=1)
         # With the previous frame prepended and center=False, output frame k + 1 is the rise of

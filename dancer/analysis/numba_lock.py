@@ -1,6 +1,6 @@
 """One process at a time compiles librosa's numba code.
 
-Public: `compile_once`, `set_pipeline`.
+Public: `compile_once`, `import_librosa`, `set_pipeline`.
 
 Why this exists (librosa has no such guard): numba writes a compiled function's cache in two
 files. Processes compiling librosa's functions at once (two scan workers on a fresh install, or
@@ -13,10 +13,14 @@ compile when their module is first imported, and a test racing the first calls s
 in 2 of 3 runs. So the first process runs the whole analysis pipeline once under the lock
 (the imports and every compiled form the analysis uses), and the others wait for it.
 
-`beats.track_beats` and `pulse.onset_rate`, the only callers of librosa's numba functions,
-call `compile_once` first, so every way into the analysis (a scan worker, ``dancer analyse``,
-a benchmark, a test) goes through it. The package registers its pipeline with `set_pipeline`,
-so this module imports nothing from the rest of the analysis and they use it without a cycle.
+Importing librosa's modules compiles too (``librosa.util`` and ``librosa.beat`` at their first
+import, and ``librosa.stft`` imports ``librosa.util``), so the analysis imports librosa only
+through `import_librosa`, which calls `compile_once` first, and every way into the analysis (a
+scan worker, ``dancer analyse``, a benchmark, a test) goes through the lock. Before that, the
+feature extractor imported librosa outside it: a test run and the tempo benchmark started
+together on a fresh install left a cache that crashed every later process. The package
+registers its pipeline with `set_pipeline`, so this module imports nothing from the rest of the
+analysis and they use it without a cycle.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
-__all__ = ["compile_once", "set_pipeline"]
+__all__ = ["compile_once", "import_librosa", "set_pipeline"]
 
 #: The run that compiles everything (`dancer.analysis` registers it), whether this process has
 #: made it, and which thread is making it now.
@@ -68,6 +73,14 @@ def compile_once() -> None:
             _compiled = True
         finally:
             _compiling_thread = None
+
+
+def import_librosa() -> ModuleType:
+    """The ``librosa`` module, imported after `compile_once` (see the module docstring)."""
+    compile_once()
+    import librosa
+
+    return librosa
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dancer.analysis.numba_lock import compile_once
+from dancer.analysis.numba_lock import import_librosa
 
 __all__ = ["PulseEvidence", "melodic_evidence", "onset_rate", "periodicity", "pitch_change", "pulse_envelope",
            "pulse_evidence"]
@@ -226,7 +226,7 @@ def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.
     ndarray, shape (max_lag + 1,)
         1 at lag 0; near 0 at every lag for noise; near 1 at the period of a steady pulse.
     """
-    import librosa
+    librosa = import_librosa()
 
     envelope = np.asarray(envelope, dtype=np.float64)
     n = envelope.shape[0]
@@ -271,7 +271,7 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
     benchmarks/tempo_accuracy.py --sets equivariance,wesnoth``): how many peaks a picker finds
     in a dense mix depends on its thresholds as much as on the music.
     """
-    import librosa
+    librosa = import_librosa()
 
     envelope = np.asarray(envelope, dtype=np.float64)
     n = envelope.shape[0]
@@ -280,7 +280,6 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
         return 0.0
     near = max(1, int(round(PEAK_SECONDS * frame_rate)))
     mean = max(1, int(round(PEAK_MEAN_SECONDS * frame_rate)))
-    compile_once()  # librosa's peak picker is numba code: compiled one process at a time
     peaks = librosa.util.peak_pick(envelope, pre_max=near, post_max=near, pre_avg=mean, post_avg=mean,
                                    delta=PEAK_FLOOR * top, wait=near)
     window = max(1, min(n, int(round(WINDOW_SECONDS * frame_rate))))
