@@ -33,7 +33,8 @@ That is what this module adds:
 3. Metrical levels: the strongest comb-salience peaks (periodicity summed at 1–4 times a lag)
    seed octave families; their members in 40–300 BPM are the candidate beat periods, with
    the thirds of the main seed when it divides in three (a waltz's bar; `candidate_levels`).
-   A main seed that spans three pulses of another seed yields to it (`_binary_grid_first`).
+   A main seed that spans three or five pulses of another seed yields to it
+   (`_binary_grid_first`).
    A level competes where the accent or the kick band recurs (`competing_levels`): in a
    dembow only the kick recurs every beat.
 4. The dance beat (`level_scores`), from three principles that hold for any music:
@@ -115,6 +116,8 @@ RHYTHM_WEIGHT = 1.0
 #: A level outside the octave family of the most salient pulse (a 3:2 reading: a tresillo
 #: over a binary beat) must out-score that family's best level by this much.
 OFF_GRID_MARGIN = 1.0
+#: Odd numbers of pulses a grouping spans (`_binary_grid_first`).
+ODD_SPANS = (3, 5)
 #: Beatless below this accent periodicity at one, two or four beats, or below `WEAK_SALIENCE`
 #: when the accent's 95th-percentile onset strength is under `SOFT_ATTACK` (see `_confidence`).
 BEATLESS_SALIENCE = 0.05
@@ -436,24 +439,27 @@ def _pulse_seeds(acf: np.ndarray, *, frame_rate: float) -> np.ndarray:
 
 
 def _binary_grid_first(seeds: np.ndarray) -> np.ndarray:
-    """``seeds`` with the first one moved behind a seed of which it is three pulses (times a
-    power of two): the grid the music is on is that seed's octave family.
+    """``seeds`` with the first one moved behind a seed of which it spans an odd number of
+    pulses (`ODD_SPANS`: three or five, times a power of two): the grid the music is on is that
+    seed's octave family.
 
     When the beats are alike (a kick on one and three, a snare on two and four), the pulse
-    recurs at every whole number of beats, and three beats comb as well as four: in a rock beat
-    at 176 BPM the most salient peak was the three-beat span (58.7 BPM, comb salience 0.545
-    against 0.523 at 88 BPM), and the 3:2 guard then held the beat to that family (read at
-    58.7 BPM). A span of three pulses lies on the
-    grid of the pulse it groups, not the other way round; a waltz's bar still divides in three
-    (`candidate_levels`).
+    recurs at every whole number of beats, and three or five beats comb as well as four: in a
+    rock beat at 176 BPM the most salient peak was the three-beat span (58.7 BPM, comb
+    salience 0.545 against 0.523 at 88 BPM), and the 3:2 guard then held the beat to that
+    family (read at 58.7 BPM); the benchmark's 280.7 BPM swing combed best at five beats and was
+    read at 56.8. An odd span of pulses is a grouping (a bar of three or five, a hemiola) that
+    lies on the grid of the pulse it groups, not the other way round; a waltz's bar still
+    divides in three (`candidate_levels`).
     """
     if seeds.size < 2:
         return seeds
     main = float(seeds[0])
-    for i in range(1, seeds.size):
-        octaves = np.log2(main / (3.0 * float(seeds[i])))
-        if abs(octaves - np.round(octaves)) < 0.03:
-            return np.concatenate([seeds[i : i + 1], seeds[:i], seeds[i + 1 :]])
+    for span in ODD_SPANS:
+        for i in range(1, seeds.size):
+            octaves = np.log2(main / (span * float(seeds[i])))
+            if abs(octaves - np.round(octaves)) < 0.03:
+                return np.concatenate([seeds[i : i + 1], seeds[:i], seeds[i + 1 :]])
     return seeds
 
 

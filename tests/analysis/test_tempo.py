@@ -152,6 +152,25 @@ def test_a_fast_rock_beat_is_read_on_its_binary_grid_never_at_a_third(bpm: float
     assert abs(octaves - np.round(octaves)) < 0.01, r.bpm
 
 
+@pytest.mark.parametrize(
+    ("spans", "first"),
+    [
+        ((3, 4, 2), 4),  # a three-beat span yields to the binary grid it groups
+        ((10, 4, 1), 4),  # so does five (times two): a 280 BPM swing combed best at five beats
+        ((4, 3), 4),  # the binary seed already leads
+        ((3, 6), 3),  # a waltz's bar and two bars: one family, nothing to yield to
+        ((8, 3), 8),  # a shuffle's three triplet eighths lie on the eighths' grid: it stays
+    ],
+)
+def test_a_seed_spanning_an_odd_number_of_pulses_yields_to_their_grid(spans, first) -> None:
+    from dancer.analysis.tempo import _binary_grid_first
+
+    pulse = 10.3  # frames
+    seeds = _binary_grid_first(np.array(spans, dtype=np.float64) * pulse)
+    assert seeds[0] == pytest.approx(first * pulse)
+    assert sorted(seeds) == pytest.approx(sorted(np.array(spans) * pulse))
+
+
 @pytest.mark.parametrize("bpm", [90.0, 150.0])
 def test_onset_rate_counts_the_onsets_of_a_steady_pulse(bpm: float) -> None:
     features = extract_features(clicks(bpm), sample_rate=SR)
