@@ -403,7 +403,7 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     """The levels `dancer.analysis.tempo` chooses from for ``item``; None without a choice."""
     evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
                               onset_bands=features.onset_bands, frame_rate=features.frame_rate)
-    pulses = tempo_model._pulse_seeds(evidence.acf, frame_rate=features.frame_rate)
+    pulses = tempo_model.pulse_seeds(evidence.acf, frame_rate=features.frame_rate)
     levels = tempo_model.candidate_levels(evidence.acf, pulses, frame_rate=features.frame_rate,
                                           min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM)
     if levels.size == 0:

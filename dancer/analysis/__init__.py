@@ -5,7 +5,8 @@ Public: `analyse_blocks` (decoded blocks → `Analysis`), `warm_up`, `MIN_SECOND
 Modules:
 - `features`: streaming STFT features (onset envelopes, RMS, brightness) at ~43 frames/s;
 - `tempo`: tempo, confidence, beatless flag, beats, downbeats, phrases from the onset envelope;
-- `pulse`, `priors`, `beats`: its evidence, its tempo priors and octave certainty, its beat grid;
+- `pulse`, `levels`, `priors`, `beats`: its evidence, its candidate metrical levels, its tempo
+  priors and octave certainty, its beat grid;
 - `loudness`: ITU-R BS.1770-4 integrated loudness, sample and true peak, short-term loudness;
 - `energy`: one 0..1 energy score and a coarse curve from loudness-normalised features;
 - `cues`: cue-in/cue-out and intro/outro lengths from the level envelope and beat grid;

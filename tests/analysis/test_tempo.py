@@ -163,7 +163,7 @@ def test_a_fast_rock_beat_is_read_on_its_binary_grid_never_at_a_third(bpm: float
     ],
 )
 def test_a_seed_spanning_an_odd_number_of_pulses_yields_to_their_grid(spans, first) -> None:
-    from dancer.analysis.tempo import _binary_grid_first
+    from dancer.analysis.levels import _binary_grid_first
 
     pulse = 10.3  # frames
     seeds = _binary_grid_first(np.array(spans, dtype=np.float64) * pulse)

@@ -1,0 +1,177 @@
+"""Metrical levels: the candidate beat periods of one track, from its periodicity.
+
+Step 3 of `tempo`'s method. Public API
+--------------------------------------
+pulse_seeds
+    The periods of the most salient pulses (comb salience within 10% of the best), the main
+    one first.
+metrical_levels, candidate_levels
+    Their octave families inside a BPM range, with a waltz's thirds.
+competing_levels
+    The levels at which the accent or the kick actually recurs.
+comb_salience, acf_at
+    The comb over a lag's multiples, and the periodicity read at fractional lags.
+
+librosa provides the periodicity (`pulse.periodicity`, ``librosa.autocorrelate``); it has no
+notion of metrical levels: its tempo is one peak of a tempogram under a prior. Which pulses seed
+the grid, which of their halvings and doublings are candidates, and which grid leads when two
+pulses are about as salient, are dancer's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dancer.analysis.pulse import COMB_HARMONICS, COMB_MIN_BPM
+
+__all__ = ["ODD_SPANS", "acf_at", "candidate_levels", "comb_salience", "competing_levels", "metrical_levels",
+           "pulse_seeds"]
+
+#: Range searched for the most salient pulse (`pulse_seeds`).
+COMB_MAX_BPM = 320.0
+#: Odd numbers of pulses a grouping spans (`_binary_grid_first`).
+ODD_SPANS = (3, 5)
+
+
+def acf_at(acf: np.ndarray, lag: float | np.ndarray) -> np.ndarray:
+    """``acf`` read at fractional lags (linear interpolation), 0 past its end."""
+    return np.interp(lag, np.arange(acf.shape[0]), acf, right=0.0)
+
+
+def _peak_lags(acf: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float) -> np.ndarray:
+    """Local maxima of the periodicity inside the BPM range, parabola-refined."""
+    lo = int(np.floor(frame_rate * 60.0 / max_bpm))
+    hi = min(acf.shape[0] - 2, int(np.ceil(frame_rate * 60.0 / min_bpm)))
+    if hi <= lo + 1:
+        return np.zeros(0)
+    k = np.arange(max(lo, 1), hi + 1)
+    peak = (acf[k] > acf[k - 1]) & (acf[k] >= acf[k + 1]) & (acf[k] > 0)
+    k = k[peak]
+    left, mid, right = acf[k - 1], acf[k], acf[k + 1]
+    denom = left - 2 * mid + right
+    shift = np.where(denom < 0, 0.5 * (left - right) / np.where(denom < 0, denom, -1.0), 0.0)
+    return k + np.clip(shift, -0.5, 0.5)
+
+
+def comb_salience(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Mean periodicity at the first `COMB_HARMONICS` multiples of each lag.
+
+    A metrical level is salient when the pulse recurs at its period and at the longer levels
+    above it; scoring the comb rather than one lag keeps the search on the metrical grid of
+    the music and away from 3:2 cross-rhythms (a dotted-quarter peak has no support at 2 and
+    4 times its lag).
+    """
+    lags = np.asarray(lags, dtype=np.float64)
+    harmonics = np.arange(1, COMB_HARMONICS + 1)
+    return acf_at(acf, lags[:, None] * harmonics[None, :]).mean(axis=1)
+
+
+def metrical_levels(acf: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float) -> np.ndarray:
+    """Beat periods (frames) to choose from: octave families of the most salient pulses.
+
+    The strongest comb-salience peaks (up to three, each within 10% of the best;
+    `pulse_seeds`) fix the metrical grid; their halvings and doublings inside
+    ``[min_bpm, max_bpm]`` are the candidate beat levels. More than one seed matters for music
+    whose strongest repetition is a 3-beat figure (a 3-3-2 clave, a hemiola) over a binary
+    beat. Empty when the envelope shows no periodicity.
+    """
+    return candidate_levels(acf, pulse_seeds(acf, frame_rate=frame_rate), frame_rate=frame_rate,
+                            min_bpm=min_bpm, max_bpm=max_bpm)
+
+
+def candidate_levels(
+    acf: np.ndarray, seeds: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float
+) -> np.ndarray:
+    """The octave levels of every seed, plus the thirds of the main seed when its period
+    divides in three (`_divides_in_three`), slowest first.
+
+    Octave families alone cannot reach the beat of a waltz whose bar is the most salient
+    pulse: a third of the bar is in no octave of it. The third levels lie off the main
+    family, so `tempo.pick_level`'s 3:2 guard still asks them to win by
+    `tempo.OFF_GRID_MARGIN`.
+    """
+    levels = _octave_levels(seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
+    if levels.size == 0 or not _divides_in_three(acf, float(seeds[0])):
+        return levels
+    thirds = _octave_levels(np.array([seeds[0] / 3.0]), frame_rate=frame_rate,
+                            min_bpm=min_bpm, max_bpm=max_bpm)
+    extra = [p for p in thirds if all(abs(p / q - 1) > 0.02 for q in levels)]
+    return np.array(sorted([*levels, *extra], reverse=True))
+
+
+def _divides_in_three(acf: np.ndarray, period: float) -> bool:
+    """Whether the pulse recurs at a third of ``period`` more than at its half and quarter:
+    a bar of three beats (or a beat of three eighths), not of two or four. librosa's
+    tempogram shows the peaks; deciding the meter from them is dancer's."""
+    third, half, quarter = acf_at(acf, np.array([period / 3, period / 2, period / 4]))
+    return bool(third > max(half, quarter))
+
+
+def _octave_levels(seeds: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float) -> np.ndarray:
+    """The halvings and doublings of each seed period inside the BPM range, 2% apart, slowest first."""
+    levels: list[float] = []
+    for seed in seeds:
+        for period in seed * 2.0 ** np.arange(-4, 5):
+            bpm = 60.0 * frame_rate / period
+            if min_bpm <= bpm <= max_bpm and all(abs(period / p - 1) > 0.02 for p in levels):
+                levels.append(float(period))
+    return np.array(sorted(levels, reverse=True))
+
+
+def pulse_seeds(acf: np.ndarray, *, frame_rate: float) -> np.ndarray:
+    """The periods (frames) of up to three comb-salience peaks within 10% of the best, the
+    most salient first; empty when the envelope shows no periodicity."""
+    # Widen the peaks by a frame first: a very sharp pulse (clicks, a drum machine) has
+    # one-frame autocorrelation peaks, and at a period that is not a whole number of frames
+    # the interpolated comb would favour slow levels whose multiples happen to fall on whole
+    # frames (5 beats at 170 BPM are 152.0 frames).
+    acf = np.convolve(acf, [0.25, 0.5, 0.25], mode="same")
+    lags = _peak_lags(acf, frame_rate=frame_rate, min_bpm=COMB_MIN_BPM, max_bpm=COMB_MAX_BPM)
+    if lags.size == 0:
+        return np.zeros(0)
+    salience = comb_salience(acf, lags)
+    order = np.argsort(-salience)[:3]
+    seeds = lags[order][salience[order] >= salience[order[0]] - 0.1 * abs(salience[order[0]])]
+    return _binary_grid_first(seeds)
+
+
+def _binary_grid_first(seeds: np.ndarray) -> np.ndarray:
+    """``seeds`` with the first one moved behind a seed of which it spans an odd number of
+    pulses (`ODD_SPANS`: three or five, times a power of two): the grid the music is on is that
+    seed's octave family.
+
+    When the beats are alike (a kick on one and three, a snare on two and four), the pulse
+    recurs at every whole number of beats, and three or five beats comb as well as four: in a
+    rock beat at 176 BPM the most salient peak was the three-beat span (58.7 BPM, comb
+    salience 0.545 against 0.523 at 88 BPM), and the 3:2 guard (`tempo.pick_level`) held the beat to that
+    family (read at 58.7 BPM); the benchmark's 280.7 BPM swing combed best at five beats and was
+    read at 56.8. An odd span of pulses is a grouping (a bar of three or five, a hemiola) that
+    lies on the grid of the pulse it groups, not the other way round; a waltz's bar still
+    divides in three (`candidate_levels`).
+    """
+    if seeds.size < 2:
+        return seeds
+    main = float(seeds[0])
+    for span in ODD_SPANS:
+        for i in range(1, seeds.size):
+            octaves = np.log2(main / (span * float(seeds[i])))
+            if abs(octaves - np.round(octaves)) < 0.03:
+                return np.concatenate([seeds[i : i + 1], seeds[:i], seeds[i + 1 :]])
+    return seeds
+
+
+def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray | None = None) -> np.ndarray:
+    """The `metrical_levels` at which the pulse actually recurs (a level seeded by an accidental
+    long-lag peak can sit between beats); all of them, for the priors to choose, when none does
+    (an intro whose accent marks only the bar, the beat on hats alone).
+
+    The accent or, given ``kick_acf``, the kick band may recur: in a dembow or a half-time
+    afrobeat the snare figure spans two beats, so the accent barely recurs at the beat while the
+    kick marks every one of them (a 90 BPM dancehall riddim had only its 45 BPM level to choose).
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    salience = acf_at(acf, levels)
+    if kick_acf is not None:
+        salience = np.maximum(salience, acf_at(kick_acf, levels))
+    eligible = salience >= max(0.05, 0.25 * float(salience.max()))
+    return levels[eligible] if eligible.any() else levels
