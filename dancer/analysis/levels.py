@@ -9,6 +9,8 @@ metrical_levels, candidate_levels
     Their octave families inside a BPM range, with a waltz's thirds.
 competing_levels
     The levels at which the accent or the kick actually recurs.
+groupings_of_three
+    The levels that are three of the grid's pulses, not a beat.
 comb_salience, acf_at
     The comb over a lag's multiples, and the periodicity read at fractional lags.
 
@@ -24,8 +26,8 @@ import numpy as np
 
 from dancer.analysis.pulse import COMB_HARMONICS, COMB_MIN_BPM
 
-__all__ = ["ODD_SPANS", "acf_at", "candidate_levels", "comb_salience", "competing_levels", "metrical_levels",
-           "pulse_seeds"]
+__all__ = ["ODD_SPANS", "acf_at", "candidate_levels", "comb_salience", "competing_levels",
+           "groupings_of_three", "metrical_levels", "pulse_seeds"]
 
 #: Range searched for the most salient pulse (`pulse_seeds`).
 COMB_MAX_BPM = 320.0
@@ -175,3 +177,26 @@ def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray |
         salience = np.maximum(salience, acf_at(kick_acf, levels))
     eligible = salience >= max(0.05, 0.25 * float(salience.max()))
     return levels[eligible] if eligible.any() else levels
+
+
+def groupings_of_three(
+    levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray, *, main_pulse: float
+) -> np.ndarray:
+    """Which ``levels`` span three pulses of the main grid and recur at that third at least as
+    strongly as at themselves (in the accent or the kick band): a grouping of the grid's
+    pulses in threes (a hemiola, a bar of three), not a beat.
+
+    A third of such a level lies in the octave family of ``main_pulse``. The rhythm term
+    (`tempo.level_scores`) cannot see it: a level three pulses long recurs at its own period
+    and not at its half, which falls between pulses, so it rates as highly as a true beat, and
+    it out-scored the grid's own levels by more than the 3:2 guard's margin (a plain metronome
+    at 240 BPM was read at 80, one at 280 at 93.3). A waltz's beat is no such grouping: a third
+    of it is no pulse of its grid. A shuffle's beat stays a candidate as long as it recurs more
+    strongly at its own period than at its triplet eighths.
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    octaves = np.log2(levels / 3.0 / main_pulse)
+    on_grid = np.abs(octaves - np.round(octaves)) < 0.03
+    third = np.maximum(acf_at(acf, levels / 3.0), acf_at(kick_acf, levels / 3.0))
+    itself = np.maximum(acf_at(acf, levels), acf_at(kick_acf, levels))
+    return on_grid & (third >= itself)

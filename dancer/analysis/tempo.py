@@ -92,6 +92,7 @@ from dancer.analysis.levels import (
     candidate_levels,
     comb_salience,
     competing_levels,
+    groupings_of_three,
     metrical_levels,
     pulse_seeds,
 )
@@ -379,8 +380,12 @@ def _choose_level(
     A level outside the octave family of ``main_pulse`` (the period of the most salient pulse)
     wins only by `OFF_GRID_MARGIN`: a 3:2 reading is worse than an octave one (a crossfade
     beat-matched at 2/3 tempo drifts at once), and the comb salience already judged the grid.
+    A level made of three of the grid's pulses is no candidate (`levels.groupings_of_three`).
     """
     def best(candidates: np.ndarray) -> tuple[float, float]:
+        grouped = groupings_of_three(candidates, evidence.acf, evidence.kick_acf, main_pulse=main_pulse)
+        if grouped.any() and not grouped.all():
+            candidates = candidates[~grouped]
         if candidates.size == 1:
             return float(candidates[0]), 1.0
         scores, _ = level_scores(candidates, evidence)

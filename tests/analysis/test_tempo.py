@@ -196,6 +196,16 @@ def test_a_fast_metronome_is_not_halved(sr: int) -> None:
     assert r.bpm == pytest.approx(150.0, rel=0.01)
 
 
+@pytest.mark.parametrize("bpm", [240.0, 280.0])
+def test_a_very_fast_metronome_is_never_read_at_a_third(bpm: float) -> None:
+    # Three clicks recur at their own span and not at its half, so the rhythm term rated the
+    # three-click level like a beat: read at 80 and 93.3 BPM before groupings of three of the
+    # grid's pulses left the candidates. Which octave is the priors' call.
+    r = analyse(clicks(bpm))
+    octaves = np.log2(r.bpm / bpm)
+    assert abs(octaves - np.round(octaves)) < 0.01, r.bpm
+
+
 def test_house_beats_are_on_the_kick_not_the_offbeat_hats() -> None:
     r = analyse(pattern(124.0, "house"))
     period = 60.0 / 124.0
