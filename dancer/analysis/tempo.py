@@ -33,8 +33,9 @@ That is what this module adds:
 3. Metrical levels: the strongest comb-salience peaks (periodicity summed at 1–4 times a lag)
    seed octave families; their members in 40–300 BPM are the candidate beat periods, with
    the thirds of the main seed when it divides in three (a waltz's bar; `candidate_levels`).
-   A main seed that spans three or five pulses of another seed yields to it (all of step 3
-   is `levels`'). A level competes where the accent or the kick band recurs (`competing_levels`): in a
+   A main seed that spans three or five pulses of another seed yields to it, and a level
+   made of three of the grid's pulses is no candidate (all of step 3 is `levels`'). A level
+   competes where the accent or the kick band recurs (`competing_levels`): in a
    dembow only the kick recurs every beat.
 4. The dance beat (`level_scores`), from three principles that hold for any music:
 
