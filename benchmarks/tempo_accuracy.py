@@ -86,7 +86,7 @@ from tempo_set import (  # noqa: E402
 from dancer.analysis import priors  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
 from dancer.analysis.features import FeatureExtractor, Features  # noqa: E402
-from dancer.analysis.levels import groupings_of_three  # noqa: E402
+from dancer.analysis.levels import drop_groupings_of_three  # noqa: E402
 from dancer.analysis.pulse import WINDOW_HOP_SECONDS, WINDOW_SECONDS, pulse_evidence  # noqa: E402
 from dancer.analysis.tempo import estimate_tempo  # noqa: E402
 
@@ -410,9 +410,8 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     if levels.size == 0:
         return None
     levels = tempo_model.competing_levels(levels, evidence.acf, evidence.kick_acf)
-    grouped = groupings_of_three(levels, evidence.acf, evidence.kick_acf, main_pulse=float(pulses[0]))
-    if grouped.any() and not grouped.all():  # as `dancer.analysis.tempo._choose_level` does
-        levels = levels[~grouped]
+    # as `dancer.analysis.tempo._choose_level` does
+    levels = drop_groupings_of_three(levels, evidence.acf, evidence.kick_acf, main_pulse=float(pulses[0]))
     _, rhythm = tempo_model.level_scores(levels, evidence)
     accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
     accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))

@@ -9,10 +9,11 @@ metrical_levels, candidate_levels
     Their octave families inside a BPM range, with a waltz's thirds.
 competing_levels
     The levels at which the accent or the kick actually recurs.
-groupings_of_three
-    The levels that are three of the grid's pulses, not a beat.
-comb_salience, acf_at
-    The comb over a lag's multiples, and the periodicity read at fractional lags.
+drop_groupings_of_three
+    The levels less those that are three of the grid's pulses, not a beat.
+comb_salience, acf_at, in_octave_family
+    The comb over a lag's multiples, the periodicity read at fractional lags, and which
+    periods lie a whole number of octaves from another.
 
 librosa provides the periodicity (`pulse.periodicity`, ``librosa.autocorrelate``); it has no
 notion of metrical levels: its tempo is one peak of a tempogram under a prior. Which pulses seed
@@ -27,7 +28,7 @@ import numpy as np
 from dancer.analysis.pulse import COMB_HARMONICS, COMB_MIN_BPM
 
 __all__ = ["ODD_SPANS", "acf_at", "candidate_levels", "comb_salience", "competing_levels",
-           "groupings_of_three", "metrical_levels", "pulse_seeds"]
+           "drop_groupings_of_three", "in_octave_family", "metrical_levels", "pulse_seeds"]
 
 #: Range searched for the most salient pulse (`pulse_seeds`).
 COMB_MAX_BPM = 320.0
@@ -38,6 +39,12 @@ ODD_SPANS = (3, 5)
 def acf_at(acf: np.ndarray, lag: float | np.ndarray) -> np.ndarray:
     """``acf`` read at fractional lags (linear interpolation), 0 past its end."""
     return np.interp(lag, np.arange(acf.shape[0]), acf, right=0.0)
+
+
+def in_octave_family(periods: np.ndarray | float, reference: float) -> np.ndarray:
+    """Whether each period lies a whole number of octaves (within 0.03) from ``reference``."""
+    octaves = np.log2(np.asarray(periods, dtype=np.float64) / reference)
+    return np.abs(octaves - np.round(octaves)) < 0.03
 
 
 def _peak_lags(acf: np.ndarray, *, frame_rate: float, min_bpm: float, max_bpm: float) -> np.ndarray:
@@ -145,19 +152,17 @@ def _binary_grid_first(seeds: np.ndarray) -> np.ndarray:
     When the beats are alike (a kick on one and three, a snare on two and four), the pulse
     recurs at every whole number of beats, and three or five beats comb as well as four: in a
     rock beat at 176 BPM the most salient peak was the three-beat span (58.7 BPM, comb
-    salience 0.545 against 0.523 at 88 BPM), and the 3:2 guard (`tempo.pick_level`) held the beat to that
-    family (read at 58.7 BPM); the benchmark's 280.7 BPM swing combed best at five beats and was
-    read at 56.8. An odd span of pulses is a grouping (a bar of three or five, a hemiola) that
+    salience 0.545 against 0.523 at 88 BPM), and the 3:2 guard (`tempo.pick_level`) held the
+    beat to that family (read at 58.7 BPM); the benchmark's 280.7 BPM swing combed best at five
+    beats and was read at 56.8. An odd span of pulses is a grouping (a bar of three or five, a hemiola) that
     lies on the grid of the pulse it groups, not the other way round; a waltz's bar still
     divides in three (`candidate_levels`).
     """
     if seeds.size < 2:
         return seeds
-    main = float(seeds[0])
     for span in ODD_SPANS:
         for i in range(1, seeds.size):
-            octaves = np.log2(main / (span * float(seeds[i])))
-            if abs(octaves - np.round(octaves)) < 0.03:
+            if in_octave_family(float(seeds[0]), span * float(seeds[i])):
                 return np.concatenate([seeds[i : i + 1], seeds[:i], seeds[i + 1 :]])
     return seeds
 
@@ -179,12 +184,13 @@ def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray |
     return levels[eligible] if eligible.any() else levels
 
 
-def groupings_of_three(
+def drop_groupings_of_three(
     levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray, *, main_pulse: float
 ) -> np.ndarray:
-    """Which ``levels`` span three pulses of the main grid and recur at that third at least as
-    strongly as at themselves (in the accent or the kick band): a grouping of the grid's
-    pulses in threes (a hemiola, a bar of three), not a beat.
+    """``levels`` less those that span three pulses of the main grid and recur at that third at
+    least as strongly as at themselves (in the accent or the kick band): a grouping of the
+    grid's pulses in threes (a hemiola, a bar of three), not a beat. All of them when every
+    level is such a grouping.
 
     A third of such a level lies in the octave family of ``main_pulse``. The rhythm term
     (`tempo.level_scores`) cannot see it: a level three pulses long recurs at its own period
@@ -195,8 +201,7 @@ def groupings_of_three(
     strongly at its own period than at its triplet eighths.
     """
     levels = np.asarray(levels, dtype=np.float64)
-    octaves = np.log2(levels / 3.0 / main_pulse)
-    on_grid = np.abs(octaves - np.round(octaves)) < 0.03
     third = np.maximum(acf_at(acf, levels / 3.0), acf_at(kick_acf, levels / 3.0))
     itself = np.maximum(acf_at(acf, levels), acf_at(kick_acf, levels))
-    return on_grid & (third >= itself)
+    grouped = in_octave_family(levels / 3.0, main_pulse) & (third >= itself)
+    return levels if grouped.all() else levels[~grouped]

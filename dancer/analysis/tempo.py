@@ -93,7 +93,8 @@ from dancer.analysis.levels import (
     candidate_levels,
     comb_salience,
     competing_levels,
-    groupings_of_three,
+    drop_groupings_of_three,
+    in_octave_family,
     metrical_levels,
     pulse_seeds,
 )
@@ -381,12 +382,11 @@ def _choose_level(
     A level outside the octave family of ``main_pulse`` (the period of the most salient pulse)
     wins only by `OFF_GRID_MARGIN`: a 3:2 reading is worse than an octave one (a crossfade
     beat-matched at 2/3 tempo drifts at once), and the comb salience already judged the grid.
-    A level made of three of the grid's pulses is no candidate (`levels.groupings_of_three`).
+    A level made of three of the grid's pulses is no candidate (`levels.drop_groupings_of_three`).
     """
     def best(candidates: np.ndarray) -> tuple[float, float]:
-        grouped = groupings_of_three(candidates, evidence.acf, evidence.kick_acf, main_pulse=main_pulse)
-        if grouped.any() and not grouped.all():
-            candidates = candidates[~grouped]
+        candidates = drop_groupings_of_three(candidates, evidence.acf, evidence.kick_acf,
+                                             main_pulse=main_pulse)
         if candidates.size == 1:
             return float(candidates[0]), 1.0
         scores, _ = level_scores(candidates, evidence)
@@ -410,8 +410,7 @@ def pick_level(
     leaves `onset_prior` out of them: how busy the music is says how fast to count, not which
     grid the beats are on, so it picks among octaves but does not carry a 3:2 reading."""
     best = int(np.argmax(scores))
-    octaves = np.log2(np.asarray(levels, dtype=np.float64) / main_pulse)
-    family = np.abs(octaves - np.round(octaves)) < 0.03
+    family = in_octave_family(levels, main_pulse)
     if not family[best] and family.any():
         rival = int(np.flatnonzero(family)[np.argmax(scores[family])])
         grid = scores if grid_scores is None else grid_scores

@@ -29,6 +29,7 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import FRAME_RATE, extract_features
+from dancer.analysis.levels import _binary_grid_first
 from dancer.analysis.pulse import onset_rate, periodicity, pitch_change, pulse_evidence
 from dancer.analysis.tempo import (
     TempoResult,
@@ -163,8 +164,6 @@ def test_a_fast_rock_beat_is_read_on_its_binary_grid_never_at_a_third(bpm: float
     ],
 )
 def test_a_seed_spanning_an_odd_number_of_pulses_yields_to_their_grid(spans, first) -> None:
-    from dancer.analysis.levels import _binary_grid_first
-
     pulse = 10.3  # frames
     seeds = _binary_grid_first(np.array(spans, dtype=np.float64) * pulse)
     assert seeds[0] == pytest.approx(first * pulse)
