@@ -46,10 +46,11 @@ QUIET_BAND = 0.1
 #: over at least `SPIKE_FRAMES` frames (`pulse_envelope`).
 SPIKE_SHARE = 0.01
 SPIKE_FRAMES = 3
-#: `onset_rate`: an onset is a local maximum over ±`PEAK_SECONDS` that stands above the mean of
+#: `onset_rate`: an onset is a local maximum that stands above the mean of
 #: ±`PEAK_MEAN_SECONDS` by `PEAK_FLOOR` of the envelope's 95th percentile (ripples smaller than
-#: a tenth of a clear onset are not onsets), at least `PEAK_SECONDS` after the last one.
-PEAK_SECONDS = 0.07
+#: a tenth of a clear onset are not onsets). Onsets as close as `SIXTEENTH_SECONDS` are two
+#: (`_peak_frames`).
+SIXTEENTH_SECONDS = 60.0 / 200.0 / 4
 PEAK_MEAN_SECONDS = 0.23
 PEAK_FLOOR = 0.1
 #: `pitch_change` compares the pitch classes of the ``PITCH_FRAMES`` frames (93 ms) from each
@@ -256,6 +257,24 @@ def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.
     return total / weight if weight > 0 else np.zeros(max_lag + 1)
 
 
+def _peak_frames(frame_rate: float) -> int:
+    """Half-width (frames) of `onset_rate`'s peak picking: its peaks are at least one frame
+    more than this apart, and that spacing may not exceed `SIXTEENTH_SECONDS`, a sixteenth
+    note at 200 BPM (2 frames at 43 frames a second: peaks 70 ms apart, sixteenths up to
+    215 BPM).
+
+    It was ±70 ms (3 frames: peaks 93 ms apart, sixteenths up to 161 BPM), and the rate of
+    fast music collapsed as it sped up: sixteenth-note clicks at 170, 185 and 224 BPM counted
+    9.0, 6.0 and 3.5 a second (11.3, 11.4 and 11.4 now; above ~185 BPM a 93-ms frame holds two
+    sixteenths, so the envelope itself stops resolving them). On the tempo benchmark's ×1.12
+    copies the three thrash songs then sounded less busy than at their own speed (Chaos God
+    5.58 → 4.75 onsets a second) and were read at half their tempo. One frame (any local
+    maximum) did as well on them but counted an LMMS song's ornaments (StrictProduction at
+    174 for 87). Figures: issue #12's closing notes (``python benchmarks/tempo_accuracy.py``).
+    """
+    return max(1, int(SIXTEENTH_SECONDS * frame_rate) - 1)
+
+
 def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
     """Typical onsets per second of ``envelope``: the median, over the `periodicity` windows
     (``WINDOW_SECONDS`` every ``WINDOW_HOP_SECONDS``), of each window's onset count per second.
@@ -265,11 +284,12 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
     decides whether a listener counts its fast or its slow level (Elowsson & Friberg 2015,
     "Modeling the perception of tempo", JASA 137(6)), and `tempo.onset_prior` reads it. The
     median keeps an intro, a breakdown or a fill from setting the rate of a whole song. The
-    rate should scale with playback speed, and does not: on ×0.90 / ×1.12 copies it moved a
-    median 0.34 as far as the speed (log terms) on the benchmark's 24 labelled songs, and the
-    wrong way on some metal and on Wesnoth's orchestral music (``python
-    benchmarks/tempo_accuracy.py --sets equivariance,wesnoth``): how many peaks a picker finds
-    in a dense mix depends on its thresholds as much as on the music.
+    rate should scale with playback speed, and only partly does: on ×0.90 / ×1.12 copies it
+    moved a median 0.40 as far as the speed (log terms; 0.34 before `_peak_frames`) on the
+    benchmark's 24 labelled songs, and the wrong way on 10 of their 48 copies and on most of
+    Wesnoth's orchestral music (``python benchmarks/tempo_accuracy.py --sets
+    equivariance,wesnoth``): how many peaks a picker finds in a dense mix depends on its
+    thresholds as much as on the music.
     """
     librosa = import_librosa()
 
@@ -278,7 +298,7 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float) -> float:
     top = float(np.percentile(envelope, 95)) if n else 0.0
     if n == 0 or top <= 0:
         return 0.0
-    near = max(1, int(round(PEAK_SECONDS * frame_rate)))
+    near = _peak_frames(frame_rate)
     mean = max(1, int(round(PEAK_MEAN_SECONDS * frame_rate)))
     peaks = librosa.util.peak_pick(envelope, pre_max=near, post_max=near, pre_avg=mean, post_avg=mean,
                                    delta=PEAK_FLOOR * top, wait=near)

@@ -179,6 +179,25 @@ def test_onset_rate_counts_the_onsets_of_a_steady_pulse(bpm: float) -> None:
     assert onset_rate(np.zeros(2000), frame_rate=features.frame_rate) == 0.0
 
 
+def _sixteenths_rate(bpm: float) -> float:
+    features = extract_features(clicks(4 * bpm), sample_rate=SR)
+    return onset_rate(pulse_evidence(onset=features.onset, onset_low=features.onset_low,
+                                     onset_bands=features.onset_bands, frame_rate=features.frame_rate).accent,
+                      frame_rate=features.frame_rate)
+
+
+def test_onset_rate_counts_the_sixteenths_of_fast_music_and_does_not_collapse_as_they_speed_up() -> None:
+    # A metal double kick plays sixteenths: 11 to 13 a second at 170-200 BPM, 3.2 to 3.8
+    # frames apart. A picker that kept onsets four frames apart merged them: at 185 BPM it
+    # counted 6 a second, at 224 BPM 3.5, so sped-up metal sounded *less* busy and was read
+    # at half its tempo. Above ~185 BPM the envelope itself blurs sixteenths (a 93-ms frame
+    # holds more than one), so there the rate stops rising, but it must not collapse.
+    for bpm in (150.0, 170.0):
+        assert _sixteenths_rate(bpm) == pytest.approx(4 * bpm / 60.0, rel=0.03)
+    rates = [_sixteenths_rate(bpm) for bpm in (185.0, 200.0, 224.0)]
+    assert min(rates) >= 0.9 * 4 * 170.0 / 60.0, rates
+
+
 def test_onset_prior_centres_on_two_onsets_a_beat_and_moves_with_the_music() -> None:
     bpm = np.array([60.0, 90.0, 120.0, 180.0, 240.0])
     prior = onset_prior(bpm, 3.0)  # 3 onsets a second: 2 a beat at 90 BPM
