@@ -264,13 +264,14 @@ def _peak_frames(frame_rate: float) -> int:
     215 BPM).
 
     It was ±70 ms (3 frames: peaks 93 ms apart, sixteenths up to 161 BPM), and the rate of
-    fast music collapsed as it sped up: sixteenth-note clicks at 170, 185 and 224 BPM counted
-    9.0, 6.0 and 3.5 a second (11.3, 11.4 and 11.4 now; above ~185 BPM a 93-ms frame holds two
-    sixteenths, so the envelope itself stops resolving them). On the tempo benchmark's ×1.12
-    copies the three thrash songs then sounded less busy than at their own speed (Chaos God
-    5.58 → 4.75 onsets a second) and were read at half their tempo. One frame (any local
-    maximum) did as well on them but counted an LMMS song's ornaments (StrictProduction at
-    174 for 87). Figures: issue #12's closing notes (``python benchmarks/tempo_accuracy.py``).
+    fast music collapsed as it sped up: sixteenth-note clicks (``tests/synth.clicks(4 * bpm)``,
+    as in ``test_onset_rate_counts_the_sixteenths_of_fast_music...``) at 170, 185 and 224 BPM
+    counted 9.1, 6.1 and 3.5 a second (11.3, 11.5 and 11.4 now; above ~185 BPM a 93-ms frame
+    holds two sixteenths, so the envelope itself stops resolving them). On the tempo
+    benchmark's ×1.12 copies the three thrash songs then sounded less busy than at their own
+    speed, or hardly busier (its equivariance table's rate column: −1.43, 0.48 and −0.48), and
+    were read at half their tempo. One frame (any local maximum) did as well on them but counted an LMMS
+    song's ornaments (StrictProduction at 174 for 87).
     """
     return max(1, int(SIXTEENTH_SECONDS * frame_rate) - 1)
 
