@@ -31,11 +31,15 @@ maximum over all channels, the LFE included. Non-finite samples (NaN, ±inf) are
 one bad sample must not turn a whole track's loudness into NaN; callers that need to reject
 damaged files count them themselves.
 
-Speed: ~1500-2000x real time for 44.1 kHz stereo on one core (``benchmarks/loudness.py``). The
+Speed: see ``benchmarks/loudness.py`` (× real time for 44.1 kHz stereo on one core). The
 true-peak search ends in float32 BLAS matrix products small enough that OpenBLAS keeps them on
-the calling thread (`_TruePeak`), so its thread pool never contends with other processes. The
-K-weighting runs ``scipy.signal.sosfilt``: librosa has no K-weighting nor a streaming
-BS.1770 meter, which is why this module exists.
+the calling thread (`_TruePeak`), so its thread pool never contends with other processes.
+librosa has no K-weighting nor a streaming BS.1770 meter, which is why this module exists. The
+K-weighting, squaring and step sums are one numba loop (`_k_weighted_energy`, compiled once
+per machine under `numba_lock.jit_once`) rather than ``scipy.signal.sosfilt`` with the copies,
+squares and sums around it: that was the largest part of a scan after decoding, and held the
+GIL, so the feature thread waited on it. ``benchmarks/loudness.py`` measured the whole meter at
+~850x real time with sosfilt and ~3100x with the loop, on the same machine.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from dancer.analysis.numba_lock import jit_once
 
 __all__ = [
     "ABSOLUTE_GATE_LUFS",
@@ -312,20 +318,52 @@ class _TruePeak:
         return peak
 
 
-def _filter_rows(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-    """Filter each row of ``x`` in place through the cascade ``sos``, updating ``zi`` in place.
+def _k_weighted_energy(block, a, b, wa, wb, sos, zi, starts):  # pragma: no cover - run compiled
+    """K-weight channels ``a`` and ``b`` of ``block`` and sum ``wa y_a^2 + wb y_b^2`` per step.
 
-    ``zi`` has shape ``(rows, sections, 2)``; all three share one dtype (complex pairs of
-    channels included: the filter is real, so the parts do not mix).
+    numba compiles this (`_energy_kernel`). ``block`` is a C-contiguous float ``(n, channels)``
+    array; ``sos`` the two biquads of `k_weighting`; ``zi`` the ``(channels, 2, 2)`` state of
+    each channel's transposed direct form II sections, in float64 (scipy's ``sosfilt`` layout),
+    read and written back; ``starts`` the first sample of each step, ``starts[0] == 0``. Returns
+    one float64 sum per step. The two channels run in one loop for instruction-level
+    parallelism; with ``b == a`` and ``wb == 0`` it measures one channel.
     """
-    import scipy.signal
+    n = block.shape[0]
+    s00, s01, s02, s04, s05 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    s10, s11, s12, s14, s15 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    p0, p1, p2, p3 = zi[a, 0, 0], zi[a, 0, 1], zi[a, 1, 0], zi[a, 1, 1]
+    q0, q1, q2, q3 = zi[b, 0, 0], zi[b, 0, 1], zi[b, 1, 0], zi[b, 1, 1]
+    sums = np.zeros(starts.size)
+    for k in range(starts.size):
+        stop = starts[k + 1] if k + 1 < starts.size else n
+        total = 0.0
+        for t in range(starts[k], stop):
+            x = np.float64(block[t, a])
+            u = np.float64(block[t, b])
+            y = s00 * x + p0
+            v = s00 * u + q0
+            p0 = s01 * x - s04 * y + p1
+            q0 = s01 * u - s04 * v + q1
+            p1 = s02 * x - s05 * y
+            q1 = s02 * u - s05 * v
+            z = s10 * y + p2
+            w = s10 * v + q2
+            p2 = s11 * y - s14 * z + p3
+            q2 = s11 * v - s14 * w + q3
+            p3 = s12 * y - s15 * z
+            q3 = s12 * v - s15 * w
+            total += wa * z * z + wb * w * w
+        sums[k] = total
+    zi[a, 0, 0], zi[a, 0, 1], zi[a, 1, 0], zi[a, 1, 1] = p0, p1, p2, p3
+    zi[b, 0, 0], zi[b, 0, 1], zi[b, 1, 0], zi[b, 1, 1] = q0, q1, q2, q3
+    return sums
 
-    y, zf = scipy.signal.sosfilt(sos, x, axis=-1, zi=np.moveaxis(zi, 1, 0))
-    x[...] = y
-    zi[...] = np.moveaxis(zf, 0, 1)
 
-
-
+def _energy_kernel():
+    """`_k_weighted_energy` compiled for float32 and float64 blocks (`numba_lock.jit_once`)."""
+    sos, zi, starts = k_weighting(48000), np.zeros((1, 2, 2)), np.zeros(1, dtype=np.int64)
+    blocks = (np.zeros((1, 1), np.float32), np.zeros((1, 1), np.float64))
+    return jit_once(_k_weighted_energy, *[(block, 0, 0, 1.0, 0.0, sos, zi, starts) for block in blocks])
 
 
 class LoudnessMeter:
@@ -347,10 +385,8 @@ class LoudnessMeter:
 
     Notes
     -----
-    Channels are K-weighted in pairs, each pair as the real and imaginary part of one complex
-    signal: the filter is real, so the parts do not mix, and scipy's filter loop, bound by the
-    latency of its recursion, does two channels for little more than the price of one.
-    Interleaved float32 stereo already is complex64 in memory, so the pairing needs no copy.
+    Channels are K-weighted two at a time (`_k_weighted_energy`): the loop is bound by the
+    latency of the filter's recursion, so a second, independent channel costs little more.
     """
 
     def __init__(self, sample_rate: int, channels: int, *, weights: npt.ArrayLike | None = None) -> None:
@@ -363,14 +399,8 @@ class LoudnessMeter:
         if self.weights.shape != (self.channels,) or not np.all(valid):
             raise ValueError(f"weights must be {self.channels} finite values >= 0, one per channel")
         self._sos = k_weighting(self.sample_rate)
-        self._sos_complex = self._sos.astype(np.complex128)
-        pairs = self.channels // 2
-        pair_weights = self.weights[:2 * pairs].reshape(pairs, 1, 2)
-        uniform = pairs == 0 or bool(np.all(pair_weights == pair_weights.flat[0]))
-        self._pair_gain = float(pair_weights.flat[0]) if uniform and pairs else 1.0
-        self._pair_scale = None if uniform else np.sqrt(pair_weights)
-        self._zi_pairs = np.zeros((pairs, len(self._sos), 2), dtype=np.complex128)
-        self._zi_odd = np.zeros((1, len(self._sos), 2))
+        self._zi = np.zeros((self.channels, len(self._sos), 2))
+        self._energy = _energy_kernel()
         self._frames = 0
         self._step_energy = np.zeros(1024)
         self._partial = 0.0
@@ -445,23 +475,12 @@ class LoudnessMeter:
 
     def _step_sums(self, block: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """``sum_i G_i sum_t y_i(t)^2`` of the K-weighted ``block`` between consecutive ``starts``."""
-        pairs = self.channels // 2
         sums = np.zeros(starts.size)
-        if pairs:
-            packed = block[:, :2 * pairs].view(np.complex64 if block.dtype == np.float32 else np.complex128)
-            y = np.array(packed.T, dtype=np.complex128, order="C")
-            _filter_rows(self._sos_complex, y, self._zi_pairs)
-            power = y.view(np.float64)
-            if self._pair_scale is not None:
-                power.reshape(pairs, -1, 2)[:] *= self._pair_scale
-            np.multiply(power, power, out=power)
-            sums += np.add.reduceat(power, 2 * starts, axis=1).sum(axis=0) * self._pair_gain
-        if self.channels % 2:
-            y = np.array(block[None, :, -1], dtype=np.float64, order="C")
-            _filter_rows(self._sos, y, self._zi_odd)
-            y = y[0]
-            np.multiply(y, y, out=y)
-            sums += np.add.reduceat(y, starts) * self.weights[-1]
+        starts = starts.astype(np.int64, copy=False)
+        for a in range(0, self.channels, 2):
+            b = min(a + 1, self.channels - 1)  # an odd last channel is paired with itself
+            wa, wb = float(self.weights[a]), float(self.weights[b]) if b != a else 0.0
+            sums += self._energy(block, a, b, wa, wb, self._sos, self._zi, starts)
         return sums
 
     def result(self) -> Loudness:

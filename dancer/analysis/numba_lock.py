@@ -1,6 +1,6 @@
-"""One process at a time compiles librosa's numba code.
+"""One process at a time compiles librosa's numba code, and dancer's own.
 
-Public: `compile_once`, `import_librosa`, `set_pipeline`.
+Public: `compile_once`, `import_librosa`, `set_pipeline`, `jit_once`.
 
 Why this exists (librosa has no such guard): numba writes a compiled function's cache in two
 files. Processes compiling librosa's functions at once (two scan workers on a fresh install, or
@@ -21,6 +21,12 @@ feature extractor imported librosa outside it: a test run and the tempo benchmar
 together on a fresh install left a cache that crashed every later process. The package
 registers its pipeline with `set_pipeline`, so this module imports nothing from the rest of the
 analysis and they use it without a cycle.
+
+dancer compiles one function of its own with numba (the K-weighting loop of
+`dancer.analysis.loudness`), and it is used outside the analysis too (the loudness of spoken
+prompts in a session, the demo's mastering). `jit_once` gives it the same guard with a lock and
+marker of its own, keyed on its source file, so a process that never analyses does not import
+librosa for it.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["compile_once", "import_librosa", "set_pipeline"]
+__all__ = ["compile_once", "import_librosa", "jit_once", "set_pipeline"]
 
 #: The run that compiles everything (`dancer.analysis` registers it), whether this process has
 #: made it, and which thread is making it now.
@@ -83,17 +89,48 @@ def import_librosa() -> ModuleType:
     return librosa
 
 
+#: Functions compiled by `jit_once` in this process, by the Python function.
+_jitted: dict[Callable, Callable] = {}
+_jitting = threading.Lock()
+
+
+def jit_once(function: Callable, *examples: tuple) -> Callable:
+    """``numba.njit(cache=True, nogil=True)(function)``, compiled for each argument tuple in
+    ``examples`` the first time this process asks, under a machine-wide lock until one process
+    has built numba's cache for this version of ``function``'s source file.
+
+    ``function`` must be defined at the top level of its module (numba caches it by name). Its
+    lock is not librosa's, and a process may take it while holding librosa's (the analysis
+    pipeline measures loudness), never the other way round, so the two cannot deadlock.
+    """
+    with _jitting:
+        if function in _jitted:
+            return _jitted[function]
+        import numba
+
+        jitted = numba.njit(cache=True, nogil=True)(function)
+        with _locked_first(_source_marker_base(function)):
+            for args in examples:
+                jitted(*args)
+        _jitted[function] = jitted
+        return jitted
+
+
+def _first_compile() -> contextlib.AbstractContextManager[None]:
+    """`_locked_first` for librosa's numba functions."""
+    return _locked_first(_marker_base())
+
+
 @contextlib.contextmanager
-def _first_compile() -> Iterator[None]:
-    """Hold an exclusive lock while librosa's numba functions are first compiled and cached.
+def _locked_first(base: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock while numba functions are first compiled and cached.
 
     Once one process has compiled under the lock it leaves a marker, and later processes skip
     the lock (the cache is then only read). The marker and lock live in the temporary
-    directory, named after the librosa install, numba version and numba cache directory they
-    vouch for, so a reinstall starts over. Where no lock can be taken (no ``fcntl``, an
-    unwritable temporary directory) this does nothing.
+    directory, named after the install, numba version and numba cache directory they vouch for
+    (``base``), so a reinstall starts over. Where no lock can be taken (``base`` is None, no
+    ``fcntl``, an unwritable temporary directory) this does nothing.
     """
-    base = _marker_base()
     try:
         import fcntl
     except ImportError:  # not POSIX
@@ -131,5 +168,20 @@ def _marker_base() -> Path | None:
         stamps += [str((origin / f).stat().st_mtime_ns) for f in ("beat.py", "util/utils.py")]
     except (OSError, ValueError, importlib.metadata.PackageNotFoundError):
         return None
+    return _base_for(stamps)
+
+
+def _source_marker_base(function: Callable) -> Path | None:
+    """Path (without suffix) of the compile lock and marker for one version of ``function``."""
+    try:
+        source = Path(function.__code__.co_filename)
+        stamps = [str(source), str(source.stat().st_mtime_ns), function.__qualname__, sys.version,
+                  importlib.metadata.version("numba"), os.environ.get("NUMBA_CACHE_DIR", "")]
+    except (OSError, importlib.metadata.PackageNotFoundError):
+        return None
+    return _base_for(stamps)
+
+
+def _base_for(stamps: list[str]) -> Path:
     key = hashlib.sha1("\0".join(stamps).encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"dancer-numba-{os.getuid() if hasattr(os, 'getuid') else 0}-{key}"

@@ -73,7 +73,9 @@ def test_a_feature_failure_reaches_the_caller(monkeypatch):
 
 #: Four ways into librosa's numba code: a scan worker's start-up, the two analysis functions
 #: that call it (`dancer analyse`, the benchmarks and the tests go straight to them), and the
-#: feature extractor, whose first STFT imports ``librosa.util`` and so compiles its gufuncs.
+#: feature extractor, whose first STFT imports ``librosa.util`` and so compiles its gufuncs;
+#: and a way into dancer's own (the loudness meter's K-weighting loop) from outside the
+#: analysis, as a session measures a spoken prompt, racing the worker that compiles it inside.
 FIRST_CALLS = (
     "from dancer.analysis import warm_up; warm_up()",
     "import numpy as np; from dancer.analysis.pulse import onset_rate; "
@@ -83,13 +85,16 @@ FIRST_CALLS = (
     "import numpy as np; from dancer.analysis.features import extract_features; "
     "y = np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32); "
     "extract_features(y, sample_rate=22050)",
+    "import numpy as np; from dancer.analysis.loudness import integrated_loudness; "
+    "print(integrated_loudness(np.ones((48000, 2), np.float32) * 0.1, 48000))",
 )
 LOAD_CACHE = (
     "import numpy as np, librosa; from dancer.analysis.tempo import tempo_from_envelopes; "
     "rng = np.random.default_rng(0); "
     "tempo_from_envelopes(onset=rng.random(2000), onset_low=rng.random(2000), frame_rate=43.07); "
     "y = rng.standard_normal(22050 * 8).astype(np.float32); "
-    "librosa.beat.beat_track(y=y, sr=22050)"
+    "librosa.beat.beat_track(y=y, sr=22050); "
+    "from dancer.analysis.loudness import loudness_of; loudness_of(y.astype(np.float64), 22050)"
 )
 
 
@@ -104,5 +109,6 @@ def test_processes_first_calling_the_analysis_at_once_leave_a_cache_that_loads(t
     workers = [subprocess.Popen([sys.executable, "-c", code], env=env) for code in FIRST_CALLS]
     assert [w.wait(timeout=300) for w in workers] == [0] * len(FIRST_CALLS)
     assert any((tmp_path / "numba").rglob("*.nbc")), "the test must exercise numba's cache"
+    assert any((tmp_path / "numba").rglob("loudness*.nbc")), "and dancer's own function's"
     later = subprocess.run([sys.executable, "-c", LOAD_CACHE], env=env, timeout=300)
     assert later.returncode == 0, f"a process loading the cache died ({later.returncode})"
