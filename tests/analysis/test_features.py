@@ -152,3 +152,28 @@ def test_faster_than_real_time(rng: np.random.Generator) -> None:
     elapsed = time.perf_counter() - start
     # Loose bound so a loaded CI machine passes; the benchmark reports the real figure (~600x).
     assert 20.0 / elapsed > 50
+
+
+def test_centroid_is_librosas_spectral_centroid(rng: np.random.Generator) -> None:
+    """The centroid is computed as one product for speed; it must stay librosa's quantity,
+    silent frames (no spectrum at all) reading 0."""
+    import librosa
+
+    from dancer.analysis.features import N_FFT
+
+    t = np.arange(4 * SR) / SR
+    # A kick-like low thump, a pitched tone and noise bursts, then silence: centroids from
+    # ~100 Hz to several kHz.
+    y = (0.4 * np.sin(2 * np.pi * 60 * t) * (np.mod(t, 0.5) < 0.1)
+         + 0.2 * np.sin(2 * np.pi * 880 * t)
+         + 0.2 * rng.standard_normal(t.size) * (np.mod(t, 0.25) < 0.05))
+    y = np.concatenate([y, np.zeros(SR)]).astype(np.float32)
+    f = extract_features(y, sample_rate=SR)
+    padded = np.pad(y, N_FFT // 2)
+    magnitude = np.abs(librosa.stft(padded, n_fft=N_FFT, hop_length=HOP, center=False))
+    expected = librosa.feature.spectral_centroid(S=magnitude, sr=SR, n_fft=N_FFT, hop_length=HOP)[0]
+    sounding = magnitude.sum(axis=0) > 0
+    assert f.centroid.shape == expected.shape
+    assert expected[sounding].min() < 500 and expected[sounding].max() > 3000
+    np.testing.assert_allclose(f.centroid[sounding], expected[sounding], rtol=1e-4)
+    assert (~sounding).sum() > 10 and np.all(f.centroid[~sounding] == 0)
