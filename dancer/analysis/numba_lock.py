@@ -75,10 +75,39 @@ def compile_once() -> None:
         _compiling_thread = threading.get_ident()
         try:
             with _first_compile():
+                _import_beat_cached()
                 _pipeline()
             _compiled = True
         finally:
             _compiling_thread = None
+
+
+def _import_beat_cached() -> None:
+    """Import ``librosa.beat`` with numba's cache on for every one of its gufuncs.
+
+    librosa 0.11 builds four of the beat tracker's five gufuncs with ``cache=True`` and one,
+    ``__beat_local_score``, with ``cache=False``, so every process that imported
+    ``librosa.beat`` compiled it again: ~1.5 s of each scan worker's start, as long as the rest
+    of librosa's imports. numba caches it like the other four when asked (the results are the
+    same compiled code), so ``numba.guvectorize`` asks for the cache while the module is
+    imported, here, under the compile lock. Nothing changes if ``librosa.beat`` was already
+    imported, or if librosa stops using ``numba.guvectorize`` by that name.
+    """
+    if "librosa.beat" in sys.modules:
+        return
+    import numba
+
+    plain = numba.guvectorize
+
+    def cached(*args, **kwargs):
+        kwargs["cache"] = True
+        return plain(*args, **kwargs)
+
+    numba.guvectorize = cached
+    try:
+        import librosa.beat  # noqa: F401
+    finally:
+        numba.guvectorize = plain
 
 
 def import_librosa() -> ModuleType:
@@ -163,8 +192,9 @@ def _marker_base() -> Path | None:
         origin = Path(spec.origin).parent if spec and spec.origin else None
         if origin is None:
             return None
+        # "beat cached": markers from before `_import_beat_cached` do not vouch for its cache.
         stamps = [str(origin), sys.version, importlib.metadata.version("numba"),
-                  os.environ.get("NUMBA_CACHE_DIR", "")]
+                  os.environ.get("NUMBA_CACHE_DIR", ""), "beat cached"]
         stamps += [str((origin / f).stat().st_mtime_ns) for f in ("beat.py", "util/utils.py")]
     except (OSError, ValueError, importlib.metadata.PackageNotFoundError):
         return None
