@@ -125,8 +125,8 @@ class _Lane:
     Why: a scan with one job per core leaves the decoder and the feature extractor waiting for
     each other. The feature side (librosa's STFT, numpy) and the decoder (libsndfile) release
     the GIL, so the features of one block are computed while the next is decoded and
-    K-weighted (scipy's ``sosfilt``, which holds it); librosa has no streaming pipeline to do
-    this. Results do not change: the extractor sees the same blocks in the same order.
+    K-weighted (`loudness`' numba loop, which releases it too); librosa has no streaming
+    pipeline to do this. Results do not change: the extractor sees the same blocks in the same order.
     """
 
     def __init__(self, work: Callable[[np.ndarray], None]) -> None:

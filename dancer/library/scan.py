@@ -243,7 +243,7 @@ def _worker_main(tasks: Connection, results: Connection) -> None:
     # of a result would lose it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # BLAS runs single-threaded here: the parent starts workers with `WORKER_THREAD_ENV`.
-    # librosa's imports and numba's compilation (~4 s) are paid here, once per worker, not on
+    # librosa's imports and loading numba's cache (~2 s) are paid here, once per worker, not on
     # the first file.
     from dancer.analysis import warm_up
 
