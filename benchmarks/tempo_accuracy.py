@@ -386,8 +386,9 @@ class LevelTable:
     periods: np.ndarray
     rhythm: np.ndarray
     main_pulse: float
-    #: The rhythm term's parts: ``acf(p) - acf(p/2)`` of the accent and of the kick band, and
-    #: ``acf(p)`` of each (periodicity strength), for the ablation.
+    #: The rhythm term's parts: ``acf(p) - (acf(p/2) + acf(p/4)) / 2`` of the accent,
+    #: ``acf(p) - acf(p/2)`` of the kick band, and ``acf(p)`` of each (periodicity strength),
+    #: for the ablation.
     accent_term: np.ndarray
     kick_term: np.ndarray
     accent_at: np.ndarray
@@ -396,7 +397,8 @@ class LevelTable:
     onset_rate: float = 0.0
     #: `backbeat` at each level, for the ablation (zeros without a snare band).
     backbeat: np.ndarray | None = None
-    #: ``acf(p/2) - acf(p/4)`` of the accent: the rhythm term one level down, for the ablation.
+    #: ``acf(p/2) - acf(p/4)`` of the accent, for the ablation: its term gained half of it in
+    #: analyser version 16 (it was ``acf(p) - acf(p/2)``).
     below: np.ndarray | None = None
 
 
@@ -415,10 +417,12 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     _, rhythm = tempo_model.level_scores(levels, evidence)
     accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
     accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))
+    accent_quarter = tempo_model._interp(evidence.acf, levels / 4)
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
-                      levels, rhythm, float(pulses[0]), accent_at - accent_half, kick_at - kick_half,
+                      levels, rhythm, float(pulses[0]), accent_at - 0.5 * (accent_half + accent_quarter),
+                      kick_at - kick_half,
                       accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels),
-                      accent_half - tempo_model._interp(evidence.acf, levels / 4))
+                      accent_half - accent_quarter)
 
 
 def backbeat(evidence, periods: np.ndarray) -> np.ndarray:
@@ -562,11 +566,13 @@ ABLATION = {
     "onset-rate prior 0.35 octaves wide": (_SHIPPED_PRIOR, _speed(width=0.35), lambda t: t.rhythm),
     "+ backbeat (kick to snare, x1)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.backbeat),
     "+ backbeat (kick to snare, x2)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 2 * t.backbeat),
-    # Two onsets a beat read from the periodicity instead of a count: the level whose half is
-    # the fastest level that recurs (scale-free, unlike the onset count).
-    "+ rhythm one level down (x1)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.below),
-    "+ rhythm one level down (x2)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 2 * t.below),
-    "rhythm one level down for the rate": (_SHIPPED_PRIOR, _no_speed, lambda t: t.rhythm + 2 * t.below),
+    # The accent's term against its half beat alone, acf(p) - acf(p/2), as until analyser
+    # version 16; against its quarter alone, acf(p) - acf(p/4) (the beat dividing in two read
+    # from the periodicity, scale free, unlike the onset count); and that in place of the
+    # onset-rate prior.
+    "accent against the half beat (v15)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm - 0.5 * t.below),
+    "accent against the quarter beat": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 0.5 * t.below),
+    "against the quarter, no onset rate": (_SHIPPED_PRIOR, _no_speed, lambda t: t.rhythm + 0.5 * t.below),
 }
 
 

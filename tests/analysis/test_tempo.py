@@ -52,9 +52,10 @@ def analyse(y: np.ndarray, sr: int = SR) -> TempoResult:
 @pytest.mark.parametrize("bpm", [66.0, 72.5, 88.0, 95.0, 110.0, 120.0, 128.0, 135.0])
 def test_click_track_tempo_and_phase(bpm: float) -> None:
     r = analyse(clicks(bpm))
-    # A metronome's pulse is certain; its octave less so: one click a beat is the onset rate of
-    # a beat at half the tempo, and the confidence carries that doubt (up to ~0.15 at 120).
-    assert not r.beatless and r.confidence > 0.7
+    # A metronome's pulse is certain; its octave less so: one click a beat is the onset rate,
+    # and the periodicity, of eighth notes at half the tempo, and the confidence carries that
+    # doubt (up to ~0.35 at 120).
+    assert not r.beatless and r.pulse_confidence > 0.9 and r.confidence > 0.6
     assert r.bpm == pytest.approx(bpm, rel=0.003)
     truth = 0.25 + np.arange(200) * 60.0 / bpm
     nearest = np.min(np.abs(r.beats[:, None] - truth[None, :]), axis=1)
@@ -92,12 +93,13 @@ def test_plain_groove_is_read_at_its_tempo_never_half_or_double(bpm: float) -> N
 
 
 def test_the_confidence_says_how_close_the_octave_call_was() -> None:
-    # Two metronomes, both read at their tempo and both perfectly steady. At 90 BPM the rhythm
-    # and the priors agree. At 170 one click a beat is as much the onset rate of a beat at 85,
-    # where the tempo prior also leans; the level still wins on the rhythm, narrowly, and the
-    # confidence says so.
+    # Two metronomes, both perfectly steady. At 90 BPM the rhythm and the priors agree. At 170
+    # one click a beat is as much the onset rate and the periodicity of eighth notes at 85,
+    # where the tempo prior also leans: read at 170 or at 85 (85 since analyser version 16),
+    # the call is close, and the confidence says so.
     near, far = analyse(clicks(90.0)), analyse(clicks(170.0))
-    assert near.bpm == pytest.approx(90.0, rel=0.003) and far.bpm == pytest.approx(170.0, rel=0.003)
+    assert near.bpm == pytest.approx(90.0, rel=0.003)
+    assert min(abs(far.bpm / b - 1) for b in (170.0, 85.0)) < 0.003
     assert near.confidence > 0.9
     assert far.confidence < 0.7
     assert far.pulse_confidence > 0.9  # the pulse itself is as clear as ever
@@ -209,9 +211,20 @@ def test_onset_prior_centres_on_two_onsets_a_beat_and_moves_with_the_music() -> 
 
 
 @pytest.mark.parametrize("sr", [22050, 44100])
-def test_a_fast_metronome_is_not_halved(sr: int) -> None:
+def test_a_fast_metronome_is_read_at_an_octave_of_it_with_the_doubt_in_its_confidence(sr: int) -> None:
+    # Nothing in bare clicks at 150 BPM says whether they are beats or the eighth notes of 75
+    # (read at 150 until analyser version 16, which weighs the accent's subdivisions; a groove
+    # at 150, with a kick on the beat, stays at 150: the plain-groove sweep below). Whichever
+    # octave is read, the pulse is clear and the confidence shows the octave is in doubt.
     r = estimate_tempo(extract_features(click_signal(150.0, 8.0, sr), sample_rate=sr))
-    assert r.bpm == pytest.approx(150.0, rel=0.01)
+    assert min(abs(r.bpm / b - 1) for b in (150.0, 75.0)) < 0.01
+    assert r.pulse_confidence > 0.9 and r.confidence < 0.7
+
+
+@pytest.mark.parametrize("bpm", [140.0, 150.0, 160.0, 170.0])
+def test_a_fast_plain_groove_is_not_halved(bpm: float) -> None:
+    r = analyse(plain_groove(bpm))
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
 
 
 @pytest.mark.parametrize("bpm", [240.0, 280.0])
