@@ -284,7 +284,7 @@ def _render(midi: mido.MidiFile, out_dir: Path, name: str) -> Path:
         return wav
     if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
         raise RuntimeError("rendering needs fluidsynth and fluid-soundfont-gm (apt-get install them)")
-    partial = wav.with_suffix(".part.wav")
+    partial = _partial(wav)
     command[command.index("{out}")] = str(partial)
     result = subprocess.run([*command, str(midi_path)], capture_output=True, text=True, timeout=300)
     if result.returncode or not partial.exists():
@@ -504,8 +504,15 @@ def _mix(stems: Sequence[Path], cache_dir: Path, name: str) -> Path:
     return out
 
 
+def _partial(path: Path) -> Path:
+    """Where to write ``path`` before renaming it into place: a name of this process's own, so
+    that two runs filling one cache at once (a benchmark and a test, or two benchmarks) do not
+    rename each other's half-written file away (FileNotFoundError) or cut it short."""
+    return path.with_name(f"{path.stem}.{os.getpid()}.part{path.suffix}")
+
+
 def _write(path: Path, y: np.ndarray, sr: int, fmt: str) -> None:
-    partial = path.with_name(path.name + ".part")
+    partial = _partial(path)
     # Block writes: libsndfile's Vorbis encoder crashes on one huge write, and blocks cost nothing.
     with sf.SoundFile(str(partial), "w", sr, y.shape[1], format=fmt, subtype="PCM_16") as f:
         for i in range(0, len(y), 65536):
@@ -1208,7 +1215,7 @@ def _encode_mp3(wav: Path, bitrate: str, out_dir: Path) -> Path:
         return out
     if shutil.which("ffmpeg") is None:
         raise RuntimeError("MP3 items need ffmpeg (apt-get install ffmpeg)")
-    partial = out.with_name(out.stem + ".part.mp3")
+    partial = _partial(out)
     command = ["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i", str(wav), "-ar", "44100",
                "-c:a", "libmp3lame", "-b:a", bitrate, str(partial)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -1228,7 +1235,7 @@ def _speak(voice: str, speed: int, text: str, out_dir: Path, name: str) -> Path 
     out = out_dir / f"{name}-{key}.wav"
     if out.exists():
         return out
-    partial = out.with_name(out.stem + ".part.wav")
+    partial = _partial(out)
     result = subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(partial), text],
                             capture_output=True, text=True, timeout=120)
     if result.returncode or not partial.exists():
