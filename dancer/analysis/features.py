@@ -290,9 +290,8 @@ class FeatureExtractor:
 
         The same weighted mean of the bin frequencies, computed as one matrix-vector product:
         librosa's validates, normalises and weights the whole float32 spectrogram in float64
-        (four passes over 1025 rows), which cost 0.33 ms per second of audio, more than the
-        STFT itself; this costs ~0.02. `tests/analysis/test_features.py` checks it against
-        librosa's.
+        (four passes over 1025 rows), which in a profile of the feature pass cost more than the
+        STFT itself. `tests/analysis/test_features.py` checks it against librosa's.
         """
         total = magnitude.sum(axis=0)
         weighted = self._freqs @ magnitude

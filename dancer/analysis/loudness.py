@@ -44,6 +44,7 @@ GIL, so the feature thread waited on it. ``benchmarks/loudness.py`` measured the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -326,11 +327,17 @@ def _k_weighted_energy(block, a, b, wa, wb, sos, zi, starts):  # pragma: no cove
     each channel's transposed direct form II sections, in float64 (scipy's ``sosfilt`` layout),
     read and written back; ``starts`` the first sample of each step, ``starts[0] == 0``. Returns
     one float64 sum per step. The two channels run in one loop for instruction-level
-    parallelism; with ``b == a`` and ``wb == 0`` it measures one channel.
+    parallelism, the filter state in locals (in arrays, numba loads and stores it every sample); with
+    ``b == a`` and ``wb == 0`` it measures one channel. numba inlines ``section``.
     """
+    def section(x, c, s0, s1):
+        """One biquad ``c = (b0, b1, b2, a1, a2)`` on sample ``x``: its output and new state."""
+        y = c[0] * x + s0
+        return y, c[1] * x - c[3] * y + s1, c[2] * x - c[4] * y
+
     n = block.shape[0]
-    s00, s01, s02, s04, s05 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
-    s10, s11, s12, s14, s15 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    first = (sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5])
+    second = (sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5])
     p0, p1, p2, p3 = zi[a, 0, 0], zi[a, 0, 1], zi[a, 1, 0], zi[a, 1, 1]
     q0, q1, q2, q3 = zi[b, 0, 0], zi[b, 0, 1], zi[b, 1, 0], zi[b, 1, 1]
     sums = np.zeros(starts.size)
@@ -338,20 +345,10 @@ def _k_weighted_energy(block, a, b, wa, wb, sos, zi, starts):  # pragma: no cove
         stop = starts[k + 1] if k + 1 < starts.size else n
         total = 0.0
         for t in range(starts[k], stop):
-            x = np.float64(block[t, a])
-            u = np.float64(block[t, b])
-            y = s00 * x + p0
-            v = s00 * u + q0
-            p0 = s01 * x - s04 * y + p1
-            q0 = s01 * u - s04 * v + q1
-            p1 = s02 * x - s05 * y
-            q1 = s02 * u - s05 * v
-            z = s10 * y + p2
-            w = s10 * v + q2
-            p2 = s11 * y - s14 * z + p3
-            q2 = s11 * v - s14 * w + q3
-            p3 = s12 * y - s15 * z
-            q3 = s12 * v - s15 * w
+            y, p0, p1 = section(np.float64(block[t, a]), first, p0, p1)
+            v, q0, q1 = section(np.float64(block[t, b]), first, q0, q1)
+            z, p2, p3 = section(y, second, p2, p3)
+            w, q2, q3 = section(v, second, q2, q3)
             total += wa * z * z + wb * w * w
         sums[k] = total
     zi[a, 0, 0], zi[a, 0, 1], zi[a, 1, 0], zi[a, 1, 1] = p0, p1, p2, p3
@@ -359,6 +356,7 @@ def _k_weighted_energy(block, a, b, wa, wb, sos, zi, starts):  # pragma: no cove
     return sums
 
 
+@functools.cache
 def _energy_kernel():
     """`_k_weighted_energy` compiled for float32 and float64 blocks (`numba_lock.jit_once`)."""
     sos, zi, starts = k_weighting(48000), np.zeros((1, 2, 2)), np.zeros(1, dtype=np.int64)
