@@ -2,10 +2,10 @@
 
 Public: `AUDIO_EXTENSIONS`, `FFMPEG_EXTENSIONS`, `probe`, `open_stream`, `AudioInfo`.
 
-soundfile (libsndfile 1.2) reads wav, flac, ogg/vorbis/opus, mp3 and aiff natively; m4a/aac go
-through an ``ffmpeg`` subprocess when it is installed, and so does the rest of a native file
-after a part-way decoding error (a FLAC cut short). Blocks are ``(frames, channels)`` float32 at
-the file's own sample rate: resampling is the consumer's business.
+soundfile (libsndfile 1.2) reads wav, flac, ogg/vorbis/opus, mp3, aiff, au, caf, w64 and rf64
+natively; m4a/aac go through an ``ffmpeg`` subprocess when it is installed, and so does the rest
+of a native file after a part-way decoding error (a FLAC cut short). Blocks are
+``(frames, channels)`` float32 at the file's own sample rate: resampling is the consumer's business.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from pathlib import Path
 from dancer.errors import DecodeError
 from dancer.paths import display_path
 
-SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
+#: What libsndfile reads by itself. ``.au``/``.snd`` (Sun/NeXT) is how the GTZAN genre collection
+#: and many older sound libraries ship; CAF, W64 and RF64 are what recorders write past 4 GB.
+SOUNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+                                  ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"})
 FFMPEG_EXTENSIONS = frozenset({".m4a", ".aac", ".mp4", ".alac", ".wma"})
 AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS | FFMPEG_EXTENSIONS
 

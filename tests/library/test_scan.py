@@ -46,6 +46,25 @@ def test_find_audio_ignores_non_audio_and_survives_loops(tmp_path):
     assert [Path(p).name for p, _ in skipped] == ["pipe.wav"]
 
 
+def test_scan_reads_every_container_libsndfile_reads(tmp_path):
+    # GTZAN's genre collection ships as 22 050 Hz mono .au; recorders write CAF, W64 and RF64.
+    d = tmp_path / "containers"
+    for name, fmt, bpm in (("blues.00000.au", "AU", 100), ("take.caf", "CAF", 110), ("long.w64", "W64", 120),
+                           ("big.rf64", "RF64", 90), ("old.aifc", "AIFF", 130)):
+        write_audio(d / name, click_signal(bpm, 8, 22050), 22050, format=fmt, subtype="PCM_16")
+    found, skipped = find_audio(d)
+    assert sorted(Path(p).name for p in found) == ["big.rf64", "blues.00000.au", "long.w64", "old.aifc",
+                                                   "take.caf"]
+    assert skipped == []
+    with Library.open(tmp_path / "lib.sqlite3") as lib:
+        result = scan_folder(d, lib, jobs=1)
+        assert (result.added, result.failed) == (5, [])
+        bpms = {t.name: t.bpm for t in lib.tracks()}
+    for name, bpm in (("blues.00000.au", 100), ("take.caf", 110), ("long.w64", 120), ("big.rf64", 90),
+                      ("old.aifc", 130)):
+        assert bpms[name] == pytest.approx(bpm, rel=0.02), name
+
+
 def test_scan_analyses_and_rescan_is_incremental(music, tmp_path):
     with Library.open(tmp_path / "lib.sqlite3") as lib:
         r1 = scan_folder(music, lib, jobs=2)
