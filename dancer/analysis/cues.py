@@ -4,6 +4,11 @@ Public: `find_cues`, `Cues`.
 
 Works on the per-frame RMS of the mono mix (from `features`) and the beat grid (from `tempo`).
 Levels are relative to the track's own loud part, so quiet recordings trim like loud ones.
+
+librosa's nearest tool, ``librosa.effects.trim``, needs the whole signal in memory and trims
+against its peak; the analysis streams (a 3-hour file stays in bounded memory) and keeps only
+the per-frame RMS, and a mix also needs what trim has no notion of: a fade-out to skip, and
+intro and outro lengths in beats.
 """
 
 from __future__ import annotations

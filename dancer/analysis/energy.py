@@ -7,8 +7,8 @@ quiet recording of a wild track is still wild. Every ingredient is therefore lev
 
 - ``drive``   — mean log-spectral flux (onset strength). Flux is a difference of log
                 magnitudes, so a gain change cancels out. Scaled by `FLUX_FULL`.
-- ``density`` — onsets per second (peaks of the onset envelope above a local threshold),
-                scaled so 8/s (sixteenths at 120 BPM) is full.
+- ``density`` — onsets per second (peaks of the onset envelope above a local threshold,
+                `_onset_peaks`), scaled so 8/s (sixteenths at 120 BPM) is full.
 - ``punch``   — share of the window's onset strength in the low band (kicks and bass hits)
                 combined with spectral flatness (noisy, percussive spectra).
 - ``bright``  — median spectral centroid on a log scale from 300 Hz (0) to 4 kHz (1).
@@ -21,6 +21,10 @@ The flux in ``drive`` is log-compressed with a fixed floor, so very quiet record
 -20 dB) read somewhat less driven; its weight is kept small for that reason, and every other
 ingredient is a ratio or a rate.
 
+librosa provides the ingredients (onset strength, spectral centroid and flatness, peak picking:
+`features`, `pulse`); it has no score of how much music asks the body to move, which is what
+this module adds: the level-free scaling of each ingredient and their sum.
+
 ``energy = sum(WEIGHTS[k] * feature[k])``, clipped to 0..1. Frames more than 35 dB below the
 track's loud part are ignored (silence and fade tails do not dilute the score). The curve applies
 the same formula to every `ENERGY_STEP`-second window, with the track's pace.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dancer.analysis.numba_lock import import_librosa
 from dancer.model import ENERGY_STEP
 
 WEIGHTS = {"drive": 0.15, "density": 0.20, "punch": 0.15, "bright": 0.10, "pace": 0.25, "pulse": 0.15}
@@ -38,6 +43,10 @@ FLUX_FULL = 0.12
 #: Onsets per second that count as full density.
 DENSITY_FULL = 8.0
 ACTIVE_DB = 35.0
+#: `_onset_peaks`: an onset stands `PEAK_FLOOR` of the strongest one above the mean of
+#: ±`PEAK_AVG_FRAMES` frames.
+PEAK_FLOOR = 0.1
+PEAK_AVG_FRAMES = 4
 
 
 def _pace(tempo) -> float:
@@ -47,16 +56,24 @@ def _pace(tempo) -> float:
 
 
 def _onset_peaks(onset: np.ndarray) -> np.ndarray:
-    """Boolean mask of local maxima above a moving-median threshold."""
-    if onset.size < 3:
-        return np.zeros(onset.shape, dtype=bool)
-    k = 9
-    pad = np.pad(onset, k // 2, mode="edge")
-    windows = np.lib.stride_tricks.sliding_window_view(pad, k)
-    threshold = np.median(windows, axis=1) + 0.1 * (np.max(onset) + 1e-9)
-    peak = np.zeros(onset.shape, dtype=bool)
-    peak[1:-1] = (onset[1:-1] > onset[:-2]) & (onset[1:-1] >= onset[2:])
-    return peak & (onset > threshold)
+    """Boolean mask of the onsets: ``librosa.util.peak_pick``, a frame at least as high as its
+    neighbours that stands a tenth of the track's strongest onset above the mean of the nine
+    frames around it (``PEAK_AVG_FRAMES`` each side), away from the signal's first and last frame.
+
+    The floor is relative to the loudest onset, not to a percentile as `pulse.onset_rate`'s is:
+    density counts the clear onsets, and a pad's flux, all ripple, has none (its 95th percentile
+    would make every ripple one)."""
+    peaks = np.zeros(onset.shape, dtype=bool)
+    top = float(np.max(onset, initial=0.0))
+    if onset.size < 3 or top <= 0:
+        return peaks
+    librosa = import_librosa()
+    at = librosa.util.peak_pick(np.asarray(onset, dtype=np.float64), pre_max=1, post_max=2,
+                                pre_avg=PEAK_AVG_FRAMES, post_avg=PEAK_AVG_FRAMES + 1, delta=PEAK_FLOOR * top,
+                                wait=1)
+    peaks[at] = True
+    peaks[[0, -1]] = False  # the signal's edges (a chord starting from silence, the last part-frame)
+    return peaks
 
 
 def energy_of_window(onset: np.ndarray, onset_low: np.ndarray, centroid: np.ndarray, flatness: np.ndarray,

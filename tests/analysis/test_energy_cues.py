@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synth import click_signal
 
 from dancer.analysis.cues import find_cues
-from dancer.analysis.energy import energy_profile
+from dancer.analysis.energy import _onset_peaks, energy_profile
 from dancer.analysis.features import FeatureExtractor
 from dancer.analysis.tempo import estimate_tempo
 from dancer.demo import render_pattern
@@ -62,6 +63,15 @@ def test_energy_does_not_follow_mastering_level(gain_db):
     quiet_wild, _ = energy(groove(130, 30) * np.float32(0.03))
     loud_calm, _ = energy(np.clip(pad(30) * 8, -1, 1).astype(np.float32))
     assert quiet_wild > loud_calm + 0.2
+
+
+@pytest.mark.parametrize("rate", [1.5, 4.0, 8.0])
+def test_density_counts_each_click_once_and_nothing_in_a_pad(rate):
+    feats, _ = analyse(click_signal(60.0 * rate, 20.0, SR, offset=0.1)[:, 0])
+    seconds = feats.onset.size / feats.frame_rate
+    assert np.count_nonzero(_onset_peaks(feats.onset)) / seconds == pytest.approx(rate, rel=0.02)
+    calm, _ = analyse(pad(20.0))
+    assert np.count_nonzero(_onset_peaks(calm.onset)) == 0
 
 
 def test_energy_curve_follows_a_build():
