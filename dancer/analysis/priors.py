@@ -4,6 +4,12 @@ sure the choice is of its octave.
 Public: `tempo_prior`, `onset_prior`, `octave_certainty`, and the priors' constants. `tempo`
 adds the priors to its rhythm term (`tempo.level_scores`) and scales its confidence by the
 certainty. The benchmark refits and ablates them (`benchmarks/tempo_accuracy.py`).
+
+librosa's tempo estimate takes a prior too (``librosa.feature.tempo(prior=...)``, a
+``scipy.stats`` distribution that weights its tempogram before it takes the peak). dancer does
+not take librosa's peak: it scores a handful of metrical levels, so it needs the priors as
+log-densities at those levels, one of them centred by the music itself (`onset_prior`), and
+how sure the octave call is (`octave_certainty`), which librosa does not report.
 """
 
 from __future__ import annotations
