@@ -127,10 +127,12 @@ RHYTHM_WEIGHT = 1.0
 #: over a binary beat) must out-score that family's best level by this much.
 OFF_GRID_MARGIN = 1.0
 #: Beatless below this accent periodicity at one, two or four beats, or below `WEAK_SALIENCE`
-#: when the accent's 95th-percentile onset strength is under `SOFT_ATTACK` (see `_confidence`).
+#: when the accent's 95th-percentile onset strength is under `SOFT_ATTACK` and the two together
+#: (the confidence's salience, weighted by the attacks) stay under `SOFT_PULSE` (see `_confidence`).
 BEATLESS_SALIENCE = 0.05
 WEAK_SALIENCE = 0.2
 SOFT_ATTACK = 0.3
+SOFT_PULSE = 0.2
 STILL_ATTACK = 0.05
 #: A track with no pulse in its onsets has a beat if its pitch changes recur at one or two
 #: beats at least this strongly (`pulse.melodic_evidence`): legato melodies over held strings
@@ -461,7 +463,12 @@ def _confidence(
     while anything struck or plucked reaches 0.35 and more.
 
     Beatless needs no usable pulse at all: salience below `BEATLESS_SALIENCE`, or a weak
-    pulse (below `WEAK_SALIENCE`) made of soft swells with no attacks (below `SOFT_ATTACK`).
+    pulse (below `WEAK_SALIENCE`) made of soft swells with no attacks (below `SOFT_ATTACK`)
+    whose attack-weighted salience (``salient`` below, what the confidence grows with) stays
+    under `SOFT_PULSE`. Pads, strings and drones reach at most 0.15 of it in the tempo
+    benchmark; a funeral march on timpani under an orchestra (Wesnoth's "The King is Dead":
+    salience 0.12, 0.16 and 0.20 at one, two and four beats, attack 0.22) reaches 0.28 and is
+    a beat, where the weak-and-soft test alone called it beatless.
     Below `STILL_ATTACK` nothing in the signal ever rises audibly (a steady tone, whose
     partials' beating can be perfectly periodic and yet is no pulse). The first test needs
     at least one autocorrelation window (``pulse.WINDOW_SECONDS``) of
@@ -474,10 +481,11 @@ def _confidence(
     """
     multiples = [k * period for k in (1, 2, 4) if k * period <= acf.shape[0] - 1] or [period]
     salience = float(np.max(_interp(acf, np.array(multiples))))
-    no_pulse = salience < BEATLESS_SALIENCE and seconds >= WINDOW_SECONDS
-    beatless = no_pulse or attack < STILL_ATTACK or (salience < WEAK_SALIENCE and attack < SOFT_ATTACK)
     # A pulse of soft swells is salient only as far as it has attacks.
     salient = float(np.clip((salience - BEATLESS_SALIENCE) / 0.4, 0.0, 1.0)) * min(1.0, attack / SOFT_ATTACK)
+    no_pulse = salience < BEATLESS_SALIENCE and seconds >= WINDOW_SECONDS
+    soft_swells = salience < WEAK_SALIENCE and attack < SOFT_ATTACK and salient < SOFT_PULSE
+    beatless = no_pulse or attack < STILL_ATTACK or soft_swells
     steady = 0.0
     if grid is not None and not beatless:  # beats a track is said not to have earn no credit
         steady = grid.inliers * float(np.clip(1.0 - grid.residual / 0.12, 0.0, 1.0))

@@ -18,6 +18,8 @@ from synth import (
     pad,
     pattern,
     plain_groove,
+    scattered_notes,
+    soft_drum,
     string_section,
 )
 
@@ -32,6 +34,8 @@ from dancer.analysis.features import FRAME_RATE, extract_features
 from dancer.analysis.levels import _binary_grid_first
 from dancer.analysis.pulse import onset_rate, periodicity, pitch_change, pulse_evidence
 from dancer.analysis.tempo import (
+    SOFT_ATTACK,
+    WEAK_SALIENCE,
     TempoResult,
     comb_salience,
     estimate_tempo,
@@ -334,6 +338,25 @@ def test_held_strings_and_notes_changing_at_random_are_no_beat() -> None:
     changes = np.cumsum(np.random.default_rng(7).integers(10, 60, n // 10))
     r = tempo_from_envelopes(**(strings | {"chroma": _note_chroma(changes[changes < n], n, seed=2)}))
     assert r.beatless and r.bpm is None
+
+
+@pytest.mark.parametrize("seed, drum, notes", [(0, 0.04, 0.05), (1, 0.03, 0.2)])
+def test_a_soft_drum_under_an_orchestra_is_a_beat_with_low_confidence(seed: int, drum: float,
+                                                                     notes: float) -> None:
+    # Timpani on every beat at 90 BPM under bowed strings and scattered plucked notes: nothing is
+    # struck hard and the strings' shimmer blurs the accent, so the pulse is weak and soft, the
+    # kind of pulse the weak-and-soft test once took for pads. It is steady, and it is a beat.
+    y = (string_section(seed=seed) + drum * soft_drum(90.0, seed=seed)
+         + notes * scattered_notes(4.0, seed=seed)).astype(np.float32)
+    f = extract_features(y, sample_rate=SR)
+    evidence = pulse_evidence(onset=f.onset, onset_low=f.onset_low, onset_bands=f.onset_bands,
+                              frame_rate=f.frame_rate)
+    assert evidence.attack < SOFT_ATTACK
+    r = estimate_tempo(f)
+    assert not r.beatless
+    assert r.bpm == pytest.approx(90.0, rel=0.02)
+    assert r.confidence < 0.5
+    assert r.pulse_confidence < np.sqrt((WEAK_SALIENCE - 0.05) / 0.4), "a weak pulse, not a clear one"
 
 
 def test_pitch_change_marks_a_new_note_and_not_a_swell() -> None:
