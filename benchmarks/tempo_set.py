@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -564,6 +565,78 @@ def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.9
             _write(out, np.clip(faster, -1.0, 1.0), source[1], "WAV")
         pairs.append((out, float(factor)))
     return pairs
+
+
+#: The recording conditions `degraded_copies` simulates, in order; "clean" is the unaltered cut.
+DEGRADATIONS = ("clean", "telephone", "noise", "reverb", "quiet", "mp3-32k")
+
+
+def _degrade(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """``y`` (frames, channels) as it would reach dancer through ``kind`` (`DEGRADATIONS`)."""
+    import scipy.signal
+
+    y = y.astype(np.float64)
+    if kind == "telephone":  # an old or cheap recording: 300-3400 Hz, nothing below or above
+        sos = scipy.signal.butter(4, [300.0, 3400.0], btype="band", fs=sr, output="sos")
+        y = scipy.signal.sosfilt(sos, y, axis=0)
+    elif kind == "noise":  # pink noise (Kellet's filter) 10 dB below the music: tape hiss, a crowd
+        noise = scipy.signal.lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],
+                                     [1.0, -2.494956002, 2.017265875, -0.522189400],
+                                     rng.standard_normal(y.shape), axis=0)
+        y = y + noise * np.sqrt(np.mean(y**2) / np.mean(noise**2)) * 10 ** (-10 / 20)
+    elif kind == "reverb":  # a hall: exponentially decaying noise, 2 s to -60 dB
+        t = np.arange(int(2.0 * sr)) / sr
+        tail = rng.standard_normal(t.size) * np.exp(-t * 6.91 / 2.0)
+        tail[0] = 1.0
+        tail /= np.sqrt(np.sum(tail**2))
+        wet = np.stack([scipy.signal.fftconvolve(y[:, c], tail)[: len(y)] for c in range(y.shape[1])], axis=1)
+        y = 0.5 * y + 0.8 * wet
+    elif kind == "quiet":  # 20 dB down: about -31 LUFS from these songs' -11, an old or classical master
+        y = y * 10 ** (-20 / 20)
+    elif kind == "mp3-32k":  # a 32 kbps mono MP3 at 22.05 kHz, the lowest bit rate previews use
+        with tempfile.TemporaryDirectory() as tmp:
+            wav, mp3 = Path(tmp) / "in.wav", Path(tmp) / "out.mp3"
+            _write(wav, np.clip(y, -1.0, 1.0).astype(np.float32), sr, "WAV")
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-b:a", "32k", "-ac", "1",
+                            "-ar", "22050", str(mp3)], check=True)
+            z, sr = sf.read(str(mp3), dtype="float32", always_2d=True)
+            y = z.astype(np.float64)
+    elif kind != "clean":
+        raise ValueError(f"unknown degradation {kind!r}")
+    return np.clip(y, -1.0, 1.0).astype(np.float32), sr
+
+
+def degraded_copies(items: Sequence[LabelledItem], *, cache_dir: Path | None = None,
+                    seconds: float = 30.0) -> list[LabelledItem]:
+    """The middle ``seconds`` of each labelled item under each of `DEGRADATIONS`: band-limited
+    to a telephone's 300-3400 Hz, pink noise 10 dB down, a 2-second hall reverb, 20 dB
+    quieter, and a 32 kbps mono MP3 (skipped without ``ffmpeg``). The source becomes
+    ``degraded/KIND`` and the name ``NAME@KIND``; labels stay. Cached as WAV under
+    ``cache_dir / "degraded"``.
+    """
+    out_dir = Path(cache_dir or default_cache_dir()) / "degraded"
+    kinds = [k for k in DEGRADATIONS if k != "mp3-32k" or shutil.which("ffmpeg")]
+    made = []
+    for item in items:
+        if item.bpm is None or item.seconds < seconds:
+            continue
+        info = Path(item.path).stat()
+        source = None
+        for kind in kinds:
+            stamp = f"{item.path}:{info.st_size}:{info.st_mtime_ns}:{seconds!r}:{kind}"
+            digest = hashlib.sha1(stamp.encode()).hexdigest()[:10]
+            out = out_dir / f"{Path(item.path).stem}-{kind}-{digest}.wav"
+            if not out.exists():
+                if source is None:
+                    y, sr = sf.read(str(item.path), dtype="float32", always_2d=True)
+                    middle = max(0, (len(y) - int(seconds * sr)) // 2)
+                    source = y[middle : middle + int(seconds * sr)], sr
+                rng = np.random.default_rng(int(hashlib.sha1(item.name.encode()).hexdigest()[:8], 16))
+                out_dir.mkdir(parents=True, exist_ok=True)
+                _write(out, *_degrade(*source, kind, rng), "WAV")
+            made.append(LabelledItem(out, item.bpm, item.meter, item.genre, f"degraded/{kind}",
+                                     f"{item.name}@{kind}", seconds, item.tempo_constant, item.note))
+    return made
 
 
 def excerpts(items: Sequence[LabelledItem], seconds: float, *, cache_dir: Path | None = None,
