@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -614,29 +614,15 @@ def degraded_copies(items: Sequence[LabelledItem], *, cache_dir: Path | None = N
     ``degraded/KIND`` and the name ``NAME@KIND``; labels stay. Cached as WAV under
     ``cache_dir / "degraded"``.
     """
-    out_dir = Path(cache_dir or default_cache_dir()) / "degraded"
+    def render(kind: str, y: np.ndarray, sr: int, item: LabelledItem) -> tuple[np.ndarray, int]:
+        middle = max(0, (len(y) - int(seconds * sr)) // 2)
+        rng = np.random.default_rng(int(hashlib.sha1(item.name.encode()).hexdigest()[:8], 16))
+        return _degrade(y[middle : middle + int(seconds * sr)], sr, kind, rng)
+
     kinds = [k for k in DEGRADATIONS if k != "mp3-32k" or shutil.which("ffmpeg")]
-    made = []
-    for item in items:
-        if item.bpm is None or item.seconds < seconds:
-            continue
-        info = Path(item.path).stat()
-        source = None
-        for kind in kinds:
-            stamp = f"{item.path}:{info.st_size}:{info.st_mtime_ns}:{seconds!r}:{kind}"
-            digest = hashlib.sha1(stamp.encode()).hexdigest()[:10]
-            out = out_dir / f"{Path(item.path).stem}-{kind}-{digest}.wav"
-            if not out.exists():
-                if source is None:
-                    y, sr = sf.read(str(item.path), dtype="float32", always_2d=True)
-                    middle = max(0, (len(y) - int(seconds * sr)) // 2)
-                    source = y[middle : middle + int(seconds * sr)], sr
-                rng = np.random.default_rng(int(hashlib.sha1(item.name.encode()).hexdigest()[:8], 16))
-                out_dir.mkdir(parents=True, exist_ok=True)
-                _write(out, *_degrade(*source, kind, rng), "WAV")
-            made.append(LabelledItem(out, item.bpm, item.meter, item.genre, f"degraded/{kind}",
-                                     f"{item.name}@{kind}", seconds, item.tempo_constant, item.note))
-    return made
+    return _derived(items, kinds, Path(cache_dir or default_cache_dir()) / "degraded", seconds=seconds,
+                    stamp=str, tag=str, render=render,
+                    label=lambda kind, item: (f"degraded/{kind}", f"{item.name}@{kind}"))
 
 
 def excerpts(items: Sequence[LabelledItem], seconds: float, *, cache_dir: Path | None = None,
@@ -648,26 +634,40 @@ def excerpts(items: Sequence[LabelledItem], seconds: float, *, cache_dir: Path |
     middle of a sound. Items shorter than the excerpt are skipped. Cached as WAV under
     ``cache_dir / "excerpts"``.
     """
-    out_dir = Path(cache_dir or default_cache_dir()) / "excerpts"
+    def render(start: float, y: np.ndarray, sr: int, item: LabelledItem) -> tuple[np.ndarray, int]:
+        first = int(start * len(y))
+        return y[first : first + int(seconds * sr)], sr
+
+    return _derived(items, starts, Path(cache_dir or default_cache_dir()) / "excerpts", seconds=seconds,
+                    stamp=repr, tag=lambda start: f"{seconds:g}s-at{start:g}", render=render,
+                    label=lambda start, item: (f"excerpt/{item.source}", f"{item.name}@{start:g}"))
+
+
+def _derived(items: Sequence[LabelledItem], keys: Sequence, out_dir: Path, *, seconds: float,
+             stamp: Callable, tag: Callable, render: Callable, label: Callable) -> list[LabelledItem]:
+    """For each labelled item at least ``seconds`` long and each of ``keys``, the cached WAV
+    ``render(key, y, sr, item)`` makes of the item's samples, labelled like the item with
+    ``(source, name) = label(key, item)``. A file's name holds the item's stem, ``tag(key)`` and a
+    digest of the item's path, size, time, ``seconds`` and ``stamp(key)``: it is made again
+    when the item changes."""
     made = []
     for item in items:
         if item.bpm is None or item.seconds < seconds:
             continue
         info = Path(item.path).stat()
         source = None
-        for start in starts:
-            stamp = f"{item.path}:{info.st_size}:{info.st_mtime_ns}:{seconds!r}:{start!r}"
-            digest = hashlib.sha1(stamp.encode()).hexdigest()[:10]
-            out = out_dir / f"{Path(item.path).stem}-{seconds:g}s-at{start:g}-{digest}.wav"
+        for key in keys:
+            digest = hashlib.sha1(f"{item.path}:{info.st_size}:{info.st_mtime_ns}:{seconds!r}:{stamp(key)}"
+                                  .encode()).hexdigest()[:10]
+            out = out_dir / f"{Path(item.path).stem}-{tag(key)}-{digest}.wav"
             if not out.exists():
                 if source is None:
                     source = sf.read(str(item.path), dtype="float32", always_2d=True)
-                y, sr = source
-                first = int(start * len(y))
                 out_dir.mkdir(parents=True, exist_ok=True)
-                _write(out, y[first : first + int(seconds * sr)], sr, "WAV")
-            made.append(LabelledItem(out, item.bpm, item.meter, item.genre, f"excerpt/{item.source}",
-                                     f"{item.name}@{start:g}", seconds, item.tempo_constant, item.note))
+                _write(out, *render(key, *source, item), "WAV")
+            origin, name = label(key, item)
+            made.append(LabelledItem(out, item.bpm, item.meter, item.genre, origin, name, seconds,
+                                     item.tempo_constant, item.note))
     return made
 
 
