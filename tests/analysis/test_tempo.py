@@ -340,14 +340,12 @@ def test_held_strings_and_notes_changing_at_random_are_no_beat() -> None:
     assert r.beatless and r.bpm is None
 
 
-@pytest.mark.parametrize("seed, drum, notes", [(0, 0.04, 0.05), (1, 0.03, 0.2)])
-def test_a_soft_drum_under_an_orchestra_is_a_beat_with_low_confidence(seed: int, drum: float,
-                                                                     notes: float) -> None:
+@pytest.mark.parametrize("drum, notes", [(0.05, 0.2), (0.06, 0.3)])
+def test_a_soft_drum_under_an_orchestra_is_a_beat_with_low_confidence(drum: float, notes: float) -> None:
     # Timpani on every beat at 90 BPM under bowed strings and scattered plucked notes: nothing is
     # struck hard and the strings' shimmer blurs the accent, so the pulse is weak and soft, the
     # kind of pulse the weak-and-soft test once took for pads. It is steady, and it is a beat.
-    y = (string_section(seed=seed) + drum * soft_drum(90.0, seed=seed)
-         + notes * scattered_notes(4.0, seed=seed)).astype(np.float32)
+    y = (string_section() + drum * soft_drum(90.0) + notes * scattered_notes(4.0)).astype(np.float32)
     f = extract_features(y, sample_rate=SR)
     evidence = pulse_evidence(onset=f.onset, onset_low=f.onset_low, onset_bands=f.onset_bands,
                               frame_rate=f.frame_rate)
