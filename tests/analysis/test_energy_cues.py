@@ -52,14 +52,14 @@ def test_energy_orders_calm_groove_and_peak():
     assert calm < 0.35 and high > 0.5
 
 
-@pytest.mark.parametrize("gain_db", [-12.0, +6.0])
+@pytest.mark.parametrize("gain_db", [-30.0, -12.0, +6.0])
 def test_energy_does_not_follow_mastering_level(gain_db):
     y = groove(120, 30)
     ref, _ = energy(y)
     scaled = np.clip(y * 10 ** (gain_db / 20), -1, 1).astype(np.float32)
     other, _ = energy(scaled)
-    # The onset flux is log-compressed with a fixed floor, so -12 dB costs a little drive (see energy.py).
-    assert other == pytest.approx(ref, abs=0.08)
+    # Quiet masters are raised to a reference level before the flux's log compression (features).
+    assert other == pytest.approx(ref, abs=0.03)
     quiet_wild, _ = energy(groove(130, 30) * np.float32(0.03))
     loud_calm, _ = energy(np.clip(pad(30) * 8, -1, 1).astype(np.float32))
     assert quiet_wild > loud_calm + 0.2

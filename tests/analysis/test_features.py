@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from dancer.analysis.features import (
+    BATCH_FRAMES,
     FRAME_RATE,
     HOP,
+    MAX_QUIET_GAIN_DB,
+    QUIET_REFERENCE_DB,
     FeatureExtractor,
     Features,
     extract_features,
@@ -75,6 +78,51 @@ def test_block_size_does_not_change_results(sample_rate: int, rng: np.random.Gen
     assert pieces.n_frames == whole.n_frames
     for name in ("onset", "onset_low", "onset_high", "rms", "centroid", "flatness"):
         np.testing.assert_allclose(getattr(pieces, name), getattr(whole, name), rtol=1e-3, atol=1e-4)
+
+
+def test_block_size_does_not_change_results_when_the_level_changes(rng: np.random.Generator) -> None:
+    # 30 s: quiet for two batches, then loud, so the quiet-recording gain falls part-way.
+    y = (0.003 * rng.standard_normal(SR * 30)).astype(np.float32)
+    y[::3000] += 0.02
+    y[SR * 25 :] *= 100
+    whole = extract_features(y, sample_rate=SR, block_size=y.shape[0])
+    extractor = FeatureExtractor(SR, 1)
+    cuts = np.sort(rng.integers(0, y.shape[0], 60))
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, y.shape[0]]):
+        extractor.add(y[a:b])
+    pieces = extractor.finish()
+    for name in ("onset", "onset_low", "onset_high"):
+        np.testing.assert_allclose(getattr(pieces, name), getattr(whole, name), rtol=1e-3, atol=1e-4)
+
+
+def test_a_quiet_master_is_compressed_as_if_it_were_at_the_reference_level() -> None:
+    # Clicks whose level is above the reference: two copies of them, 22 and 30 dB down, are both
+    # raised to the reference, so their flux is the same; the original, loud enough, is untouched.
+    times = np.arange(0.3, 20.0, 0.5)
+    y = _clicks(times, 20.0) * np.float32(1.6)
+    level = 20 * np.log10(np.percentile(extract_features(y, sample_rate=SR).rms, 95))
+    assert level > QUIET_REFERENCE_DB and level - 30 > QUIET_REFERENCE_DB - MAX_QUIET_GAIN_DB
+    a = extract_features(y * np.float32(10 ** (-22 / 20)), sample_rate=SR)
+    b = extract_features(y * np.float32(10 ** (-30 / 20)), sample_rate=SR)
+    np.testing.assert_allclose(a.onset, b.onset, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(a.onset_low, b.onset_low, rtol=1e-3, atol=1e-4)
+    # What the gain does: the same clicks at the reference level give that flux too.
+    at_reference = extract_features(y * np.float32(10 ** ((QUIET_REFERENCE_DB - level) / 20)), sample_rate=SR)
+    np.testing.assert_allclose(a.onset, at_reference.onset, rtol=1e-3, atol=1e-4)
+
+
+def test_the_quiet_recording_gain_only_falls() -> None:
+    fx = FeatureExtractor(SR, 1)
+    frames = np.ones(BATCH_FRAMES)
+    assert fx._quiet_gain(frames * 1e-5) == 1.0  # a silent first batch leaves it unset
+    assert fx._quiet_gain(frames * 10 ** ((QUIET_REFERENCE_DB - 20) / 20)) == pytest.approx(10.0)
+    assert fx._quiet_gain(frames * 10 ** ((QUIET_REFERENCE_DB - 10) / 20)) == pytest.approx(10 ** 0.5)
+    assert fx._quiet_gain(frames * 10 ** ((QUIET_REFERENCE_DB - 40) / 20)) == pytest.approx(10 ** 0.5)
+    assert fx._quiet_gain(frames * 0.5) == 1.0  # louder than the reference: never attenuated
+    assert fx._quiet_gain(frames * 1e-3) == 1.0
+    fresh = FeatureExtractor(SR, 1)  # 40 dB below the reference, and not silence: raised by the most
+    assert fresh._quiet_gain(frames * 10 ** ((QUIET_REFERENCE_DB - 40) / 20)) == pytest.approx(
+        10 ** (MAX_QUIET_GAIN_DB / 20))
 
 
 def test_resampled_input_lines_up_with_native_rate() -> None:
