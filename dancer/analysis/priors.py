@@ -58,7 +58,7 @@ def octave_certainty(levels: np.ndarray, scores: np.ndarray, chosen: int) -> flo
     0.5 when the level and its octave score alike (a groove at 170 BPM that reads as well at
     85). librosa's tempo has no such figure. `tempo` scales its confidence by it: in the tempo
     benchmark's reliability table the top bin (confidence 0.8–1) then has the tempo right at
-    its octave for 0.97 of its items (90), against 0.89 (167) with the pulse's confidence alone.
+    its octave for 0.97 of its items (89), against 0.89 (167) with the pulse's confidence alone.
     """
     octaves = np.log2(np.asarray(levels, dtype=np.float64) / levels[chosen])
     family = np.abs(octaves - np.round(octaves)) < 0.03
