@@ -65,16 +65,21 @@ def test_empty_input_gives_one_silent_frame() -> None:
     assert f.n_frames == 1 and f.duration == 0.0 and f.rms[0] == 0
 
 
+def _in_random_blocks(y: np.ndarray, sample_rate: int, rng: np.random.Generator, cuts: int) -> Features:
+    """The features of ``y`` fed to one extractor in ``cuts + 1`` blocks of random sizes."""
+    extractor = FeatureExtractor(sample_rate, 1 if y.ndim == 1 else y.shape[1])
+    at = np.sort(rng.integers(0, y.shape[0], cuts))
+    for a, b in zip(np.r_[0, at], np.r_[at, y.shape[0]]):
+        extractor.add(y[a:b])
+    return extractor.finish()
+
+
 @pytest.mark.parametrize("sample_rate", [22050, 44100, 48000])
 def test_block_size_does_not_change_results(sample_rate: int, rng: np.random.Generator) -> None:
     y = (0.1 * rng.standard_normal((sample_rate * 4, 2))).astype(np.float32)
     y[::5000] += 0.8
     whole = extract_features(y, sample_rate=sample_rate, block_size=y.shape[0])
-    extractor = FeatureExtractor(sample_rate, 2)
-    cuts = np.sort(rng.integers(0, y.shape[0], 40))
-    for a, b in zip(np.r_[0, cuts], np.r_[cuts, y.shape[0]]):
-        extractor.add(y[a:b])
-    pieces = extractor.finish()
+    pieces = _in_random_blocks(y, sample_rate, rng, 40)
     assert pieces.n_frames == whole.n_frames
     for name in ("onset", "onset_low", "onset_high", "rms", "centroid", "flatness"):
         np.testing.assert_allclose(getattr(pieces, name), getattr(whole, name), rtol=1e-3, atol=1e-4)
@@ -86,11 +91,7 @@ def test_block_size_does_not_change_results_when_the_level_changes(rng: np.rando
     y[::3000] += 0.02
     y[SR * 25 :] *= 100
     whole = extract_features(y, sample_rate=SR, block_size=y.shape[0])
-    extractor = FeatureExtractor(SR, 1)
-    cuts = np.sort(rng.integers(0, y.shape[0], 60))
-    for a, b in zip(np.r_[0, cuts], np.r_[cuts, y.shape[0]]):
-        extractor.add(y[a:b])
-    pieces = extractor.finish()
+    pieces = _in_random_blocks(y, SR, rng, 60)
     for name in ("onset", "onset_low", "onset_high"):
         np.testing.assert_allclose(getattr(pieces, name), getattr(whole, name), rtol=1e-3, atol=1e-4)
 
