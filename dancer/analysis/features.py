@@ -13,12 +13,11 @@ extract_features
 
 Signal path
 -----------
-Downmix to mono → resample to 22 050 Hz → ``librosa.stft`` (Hann, ``N_FFT`` = 2048, hop
-``HOP`` = 512, the frames of ``center=True``) → ``librosa.filters.mel`` (64 bands, 30 Hz to
-11 kHz) → ``log1p(GAMMA · gain · |X|)``, the gain raising a quiet recording to
-``QUIET_REFERENCE_DB`` (`FeatureExtractor._quiet_gain`) → ``librosa.onset.onset_strength_multi``
-(SuperFlux: rise over the previous frame max-filtered across 3 bands; one channel per
-``BAND_EDGES`` range). RMS,
+Downmix to mono → resample to 22 050 Hz → ``librosa.stft`` (Hann, ``N_FFT`` = 2048, hop ``HOP``
+= 512, the frames of ``center=True``) → ``librosa.filters.mel`` (64 bands, 30 Hz to 11 kHz) →
+``log1p(GAMMA · gain · |X|)``, the gain raising a quiet recording to ``QUIET_REFERENCE_DB``
+(`FeatureExtractor._quiet_gain`) → ``librosa.onset.onset_strength_multi`` (SuperFlux: rise over
+the previous frame max-filtered across 3 bands; one channel per ``BAND_EDGES`` range). RMS,
 centroid and flatness are ``librosa.feature.rms``, ``spectral_centroid`` and
 ``spectral_flatness`` on the same frames, and the pitch classes are ``librosa.filters.chroma``
 (12 bins, A440) applied to the same power spectrum, as ``librosa.feature.chroma_stft`` does.
@@ -29,9 +28,9 @@ among them) block by block, so this module resamples with soxr's streaming resam
 library under ``librosa.resample``), carries the STFT's overlap and the previous spectrum across
 batches, and calls librosa on each batch of whole frames. librosa's onset strength compresses
 against the whole spectrogram's maximum, which a stream does not know; the quiet-recording gain
-is the streaming stand-in. Frame ``i`` is centred on
-``i / FRAME_RATE`` seconds (``N_FFT // 2`` zeros pad both ends, as ``center=True``), so ``n``
-resampled samples give ``n // HOP + 1`` frames.
+is the streaming stand-in. Frame ``i`` is centred on ``i / FRAME_RATE`` seconds (``N_FFT // 2``
+zeros pad both ends, as ``center=True``), so ``n`` resampled samples give ``n // HOP + 1``
+frames.
 """
 
 from __future__ import annotations
@@ -70,7 +69,8 @@ HIGH_BAND = (5000.0, 11025.0)
 #: and claps, hats and cymbals.
 BAND_EDGES = (30.0, 150.0, 400.0, 1200.0, 3500.0, 11025.0)
 #: Log compression ``log1p(GAMMA * |X|)`` with |X| scaled so a full-scale sine peaks at 1. A
-#: moderate gamma keeps quiet hiss (< -60 dBFS) in the near-linear part where it adds little flux.
+#: moderate gamma keeps quiet hiss (< -60 dBFS, after `_quiet_gain`) in the near-linear part
+#: where it adds little flux.
 GAMMA = 1000.0
 #: Quiet recordings are raised towards this level before the log compression (`_quiet_gain`):
 #: the 95th percentile of the frame RMS (dBFS), by at most `MAX_QUIET_GAIN_DB`.
