@@ -55,8 +55,7 @@ librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=
 
 Usage: ``python benchmarks/tempo_accuracy.py
 [--sets synthetic,fof,lmms,lmms-more,openmsx,excerpts,degraded,equivariance,stretch,wesnoth]
-[--no-librosa]
-[--cache DIR] [-v]``.
+[--no-librosa] [--cache DIR] [-v]``.
 """
 
 from __future__ import annotations

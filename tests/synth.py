@@ -370,7 +370,6 @@ def string_section(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     return (0.02 * y * fade).astype(np.float32)
 
 
-
 def soft_drum(bpm: float, seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     """Timpani-like hits on every beat (73 and 110 Hz, a 30-ms rise, a slow decay), a little
     loose (15 ms of jitter, 0.7–1.0 in level): a pulse with no sharp attack."""
@@ -378,12 +377,9 @@ def soft_drum(bpm: float, seconds: float = 30.0, *, seed: int = 0) -> np.ndarray
     t = np.arange(int(0.8 * DRUM_SR)) / DRUM_SR
     tone = np.sin(2 * np.pi * 73 * t) + 0.5 * np.sin(2 * np.pi * 110 * t)
     hit = np.minimum(1, t / 0.03) * np.exp(-t * 4) * tone
-    y = np.zeros(int(seconds * DRUM_SR))
-    for k in range(int(seconds * bpm / 60)):
-        i = int((0.5 + k * 60 / bpm + rng.normal(0, 0.015)) * DRUM_SR)
-        if i + hit.size < y.size:
-            y[i : i + hit.size] += hit * rng.uniform(0.7, 1.0)
-    return y
+    events = [(0.5 + k * 60 / bpm + rng.normal(0, 0.015), "timpani", rng.uniform(0.7, 1.0))
+              for k in range(int(seconds * bpm / 60))]
+    return drum_render(events, seconds, sound=lambda kind, rng: hit, level=1.0)
 
 
 def scattered_notes(rate: float, seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
@@ -391,12 +387,11 @@ def scattered_notes(rate: float, seconds: float = 30.0, *, seed: int = 0) -> np.
     on average: onsets with no period."""
     rng = np.random.default_rng([seed, 9])
     t = np.arange(int(0.5 * DRUM_SR)) / DRUM_SR
-    y = np.zeros(int(seconds * DRUM_SR))
-    for time in np.cumsum(rng.exponential(1 / rate, int(rate * seconds * 2))):
-        i = int(time * DRUM_SR)
-        if i + t.size >= y.size:
-            break
+    times = np.cumsum(rng.exponential(1 / rate, int(rate * seconds * 2)))
+    events = [(time, "pluck", rng.uniform(0.3, 1)) for time in times[times < seconds]]
+
+    def pluck(kind: str, rng: np.random.Generator) -> np.ndarray:
         f = 220 * 2 ** (rng.integers(0, 24) / 12)
-        pluck = np.minimum(1, t / 0.01) * np.exp(-t * 6) * np.sin(2 * np.pi * f * t)
-        y[i : i + t.size] += pluck * rng.uniform(0.3, 1)
-    return y
+        return np.minimum(1, t / 0.01) * np.exp(-t * 6) * np.sin(2 * np.pi * f * t)
+
+    return drum_render(events, seconds, seed=seed, sound=pluck, level=1.0)
