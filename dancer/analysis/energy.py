@@ -18,9 +18,10 @@ quiet recording of a wild track is still wild. Every ingredient is therefore lev
                 doubt is a pace in doubt.
 
 The flux in ``drive`` is log-compressed, and quiet recordings are raised to a reference level
-before the compression (`features.FeatureExtractor._quiet_gain`), so a groove reads the same
-drive from 0 down to -40 dB (0.808-0.815 in a scratch check; 0.687 at -40 dB without the
-gain). Its weight stays small all the same, and every other ingredient is a ratio or a rate.
+before the compression (`features.FeatureExtractor._quiet_gain`), so a quiet master reads as
+driven as a loud one (``test_energy_does_not_follow_mastering_level`` holds the whole score to
+0.03 at -30 dB). Its weight stays small all the same, and every other ingredient is a ratio or
+a rate.
 
 librosa provides the ingredients (onset strength, spectral centroid and flatness, peak picking:
 `features`, `pulse`); it has no score of how much music asks the body to move, which is what

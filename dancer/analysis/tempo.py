@@ -465,13 +465,13 @@ def _confidence(
     Beatless needs no usable pulse at all: salience below `BEATLESS_SALIENCE`, or a weak
     pulse (below `WEAK_SALIENCE`) made of soft swells with no attacks (below `SOFT_ATTACK`)
     whose attack-weighted salience (``salient`` below, what the confidence grows with) stays
-    under `SOFT_PULSE`. Pads, strings and drones reach at most 0.15 of it in the tempo
-    benchmark; a funeral march on timpani under an orchestra (Wesnoth's "The King is Dead":
-    salience 0.12, 0.16 and 0.20 at one, two and four beats, attack 0.22) reaches 0.28 and is
-    a beat, where the weak-and-soft test alone called it beatless. A legato melody's onsets
-    reach 0.19, and its pitch changes read its beat better (the benchmark's melody-3: 86 BPM
-    from its pitch, 173 from its onsets); `SOFT_PULSE` sits midway (geometrically) between
-    that and the march.
+    under `SOFT_PULSE`. The line runs between soft sounds that are no beat and soft pulses that
+    are: the tempo benchmark's pads, strings and drones stay beatless (``--sets synthetic``); a
+    funeral march on timpani under an orchestra, Wesnoth's "The King is Dead", which the
+    weak-and-soft test alone called beatless, is a beat (``--sets wesnoth`` no longer leaves it
+    out); and a legato melody whose pitch changes read its beat better than its onsets still
+    goes to the pitch reading (``--sets synthetic``, melody-3 at its tempo).
+    ``test_a_soft_drum_under_an_orchestra_is_a_beat_with_low_confidence`` pins the rule.
     Below `STILL_ATTACK` nothing in the signal ever rises audibly (a steady tone, whose
     partials' beating can be perfectly periodic and yet is no pulse). The first test needs
     at least one autocorrelation window (``pulse.WINDOW_SECONDS``) of
