@@ -20,7 +20,8 @@ ones (ogg/mp3/...) apart.
 Targets: single-job scan end to end >= 1.0 x librosa default (issue #12: the analysis is built
 on librosa now, imports and all) and >= 0.6 x decode only (issue #2), each printed on the line
 it is checked against; unchanged rescan of 1,000 files <= 1 s; <= 200 MB peak resident memory
-analysing a 60-minute file (VmHWM of a fresh process, issue #12).
+analysing a 60-minute file (VmHWM of a fresh process, issue #12), printed beside the peak of a
+process that only imports librosa and of the librosa default pipeline on the same file.
 
     python benchmarks/scan.py [FOLDER] [--repeat 3] [--skip-memory] [--skip-e2e]
 """
@@ -186,8 +187,15 @@ def time_unchanged_rescan(work: Path, sample: str, n: int = 1000) -> float:
     return seconds
 
 
-def peak_memory_60min(work: Path) -> tuple[float, float]:
-    """Peak RSS (MB) of a fresh process analysing a 60-minute stereo FLAC, and of one that only warms up."""
+def peak_memory_60min(work: Path) -> dict[str, float]:
+    """Peak RSS (MB) of fresh processes on a 60-minute stereo FLAC, with two baselines from the same run.
+
+    - ``dancer``: `analyse_file` on it, as a one-job scan worker does;
+    - ``warm``: a process that only runs dancer's warm-up (imports and numba's first calls);
+    - ``import``: a process that only imports the librosa modules the analysis uses, the floor
+      any librosa-based analysis starts from;
+    - ``librosa``: the librosa default pipeline (the ``LIBROSA_SCRIPT`` above) on the same file.
+    """
     from dancer.demo import click_track
 
     path = work / "hour.flac"
@@ -199,15 +207,19 @@ def peak_memory_60min(work: Path) -> tuple[float, float]:
                 f.write(one.astype(np.float32))
     # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child of a big parent reports the parent's size.
     rss = "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)"
-    idle = f"from dancer.analysis import warm_up; warm_up(); {rss}"
-    busy = (f"from dancer.library.scan import analyse_file; t = analyse_file({str(path)!r}); "
-            f"assert t.error is None, t.error; assert t.duration > 3590, t.duration; {rss}")
-    out = []
-    for code in (busy, idle):
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env=subprocess_env())
-        out.append(float(res.stdout.strip()))
-    return out[0], out[1]
+    codes = {
+        "dancer": (f"from dancer.library.scan import analyse_file; t = analyse_file({str(path)!r}); "
+                   f"assert t.error is None, t.error; assert t.duration > 3590, t.duration; {rss}"),
+        "warm": f"from dancer.analysis import warm_up; warm_up(); {rss}",
+        "import": f"import librosa.onset, librosa.beat, librosa.feature; {rss}",
+        "librosa": f"{LIBROSA_SCRIPT}\n{rss}",
+    }
+    out = {}
+    for name, code in codes.items():
+        res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                             check=True, env=subprocess_env())
+        out[name] = float(res.stdout.strip())
+    return out
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -296,9 +308,13 @@ def main() -> None:
     met = "met" if rescan <= 1 else "NOT met"
     print(f"\nunchanged rescan of 1000 files  {rescan:.3f} s   target <= 1 s: {met}")
     if not args.skip_memory:
-        busy, idle = peak_memory_60min(work)
-        print(f"peak memory, 60-minute file     {busy:.0f} MB (a process that only warms up: {idle:.0f} MB)  "
-              f"target <= 200 MB: {'met' if busy <= 200 else 'NOT met'}")
+        mem = peak_memory_60min(work)
+        print(f"peak memory, 60-minute file     {mem['dancer']:.0f} MB   target <= 200 MB: "
+              f"{'met' if mem['dancer'] <= 200 else 'NOT met'}")
+        print(f"  a process that only warms up   {mem['warm']:.0f} MB; one that only imports librosa "
+              f"{mem['import']:.0f} MB (the floor of any librosa-based analysis)")
+        print(f"  librosa default, same file     {mem['librosa']:.0f} MB   ratio librosa/dancer "
+              f"{mem['librosa'] / mem['dancer']:.2f}")
     load1 = os.getloadavg()
     print(f"\nmachine: {jobs} cores; load average (1 min) {load0[0]:.2f} at start, {load1[0]:.2f} at end")
     shutil.rmtree(work, ignore_errors=True)
