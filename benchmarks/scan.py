@@ -191,31 +191,39 @@ def peak_memory_60min(work: Path) -> dict[str, float]:
     """Peak RSS (MB) of fresh processes on a 60-minute stereo FLAC, with two baselines from the same run.
 
     - ``dancer``: `analyse_file` on it, as a one-job scan worker does;
+    - ``dancer 3 h``: the same on a 3-hour file (issue #12: memory stays bounded on one);
     - ``warm``: a process that only runs dancer's warm-up (imports and numba's first calls);
     - ``import``: a process that only imports the librosa modules the analysis uses, the floor
       any librosa-based analysis starts from;
-    - ``librosa``: the librosa default pipeline (the ``LIBROSA_SCRIPT`` above) on the same file.
+    - ``librosa``: the librosa default pipeline (the ``LIBROSA_SCRIPT`` above) on the 60-minute
+      file (not on the 3-hour one: it holds the whole signal, ~9 GB there).
     """
     from dancer.demo import click_track
 
-    path = work / "hour.flac"
-    if not path.exists():
+    hour, three = work / "hour.flac", work / "three-hours.flac"
+    if not hour.exists() or not three.exists():
         one = click_track(122.0, 60.0, 44100)
-        one = np.repeat(one[:, None], 2, axis=1) if one.ndim == 1 else one
-        with sf.SoundFile(str(path), "w", samplerate=44100, channels=2) as f:
-            for _ in range(60):
-                f.write(one.astype(np.float32))
+        one = (np.repeat(one[:, None], 2, axis=1) if one.ndim == 1 else one).astype(np.float32)
+        for path, minutes in ((hour, 60), (three, 180)):
+            with sf.SoundFile(str(path), "w", samplerate=44100, channels=2) as f:
+                for _ in range(minutes):
+                    f.write(one)
     # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child of a big parent reports the parent's size.
     rss = "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)"
+
+    def dancer(path: Path, seconds: float) -> str:
+        return (f"from dancer.library.scan import analyse_file; t = analyse_file({str(path)!r}); "
+                f"assert t.error is None, t.error; assert t.duration > {seconds}, t.duration; {rss}")
+
     codes = {
-        "dancer": (f"from dancer.library.scan import analyse_file; t = analyse_file({str(path)!r}); "
-                   f"assert t.error is None, t.error; assert t.duration > 3590, t.duration; {rss}"),
-        "warm": f"from dancer.analysis import warm_up; warm_up(); {rss}",
-        "import": f"import librosa.onset, librosa.beat, librosa.feature; {rss}",
-        "librosa": f"{LIBROSA_SCRIPT}\n{rss}",
+        "dancer": (dancer(hour, 3590), hour),
+        "dancer 3 h": (dancer(three, 3 * 3600 - 10), three),
+        "warm": (f"from dancer.analysis import warm_up; warm_up(); {rss}", hour),
+        "import": (f"import librosa.onset, librosa.beat, librosa.feature; {rss}", hour),
+        "librosa": (f"{LIBROSA_SCRIPT}\n{rss}", hour),
     }
     out = {}
-    for name, code in codes.items():
+    for name, (code, path) in codes.items():
         res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
                              check=True, env=subprocess_env())
         out[name] = float(res.stdout.strip())
@@ -315,6 +323,8 @@ def main() -> None:
               f"{mem['import']:.0f} MB (the floor of any librosa-based analysis)")
         print(f"  librosa default, same file     {mem['librosa']:.0f} MB   ratio librosa/dancer "
               f"{mem['librosa'] / mem['dancer']:.2f}")
+        print(f"  a 3-hour file                  {mem['dancer 3 h']:.0f} MB "
+              f"({(mem['dancer 3 h'] - mem['dancer']) / 2:.0f} MB more for each hour past the first)")
     load1 = os.getloadavg()
     print(f"\nmachine: {jobs} cores; load average (1 min) {load0[0]:.2f} at start, {load1[0]:.2f} at end")
     shutil.rmtree(work, ignore_errors=True)
