@@ -2,13 +2,14 @@
 
 Debian's ``hydrogen-data`` ships demo songs for the Hydrogen drum machine under
 ``/usr/share/hydrogen/data/demo_songs/``: drum grooves (rock, a Bo Diddley beat, a jazz ride,
-an 808 pattern) played on sample kits recorded from real drums, with a song tempo (``<song>``'s
-``<bpm>``) and no tempo changes. `load_hydrogen_set` renders each with ``h2cli`` and caches it
-as 44.1 kHz FLAC, keyed by the song file's content, Hydrogen's version and the render command.
+an 808 pattern) with a song tempo (``<song>``'s ``<bpm>``) and no tempo changes. Six play
+``GMRockKit``, an acoustic kit sampled at several velocities; one plays ``TR808EmulationKit``.
+`load_hydrogen_set` renders each with ``h2cli`` and caches it as 44.1 kHz FLAC, keyed by the
+song file's content, Hydrogen's version and the render command.
 
 The set is held out: no constant of the analysis was fitted or chosen on it, and it stays out
 of the benchmark's fits and targets. Its material is the one the issue's plain groove
-describes, played by acoustic kits instead of General MIDI ones.
+describes, played on other samples than fluidsynth's General MIDI kit.
 
 Run ``python benchmarks/hydrogen_set.py [CACHE_DIR]`` to build the set and print a table.
 """

@@ -15,9 +15,9 @@ any machine and cached under `tempo_set.default_cache_dir()`):
   ``bpm``. That is the grid the author set; the felt beat may be half or double it.
 - ``lmms-more``: the nine other songs LMMS ships (reggae, reggaeton, crunk, drum'n'bass
   ...), held out: nothing was fitted or chosen on them, and they stay out of the fits and targets.
-- ``hydrogen``: Debian's ``hydrogen-data`` demo songs, drum grooves on kits sampled from real
-  drums, rendered by ``h2cli`` and labelled by the song's tempo (`benchmarks/hydrogen_set.py`);
-  held out like ``lmms-more``.
+- ``hydrogen``: Debian's ``hydrogen-data`` demo songs, drum grooves on Hydrogen's sampled kits
+  (six on an acoustic rock kit, one on an 808), rendered by ``h2cli`` and labelled by the song's
+  tempo (`benchmarks/hydrogen_set.py`); held out like ``lmms-more``.
 - ``openmsx``: Debian's ``openttd-openmsx``, 30 MIDI songs written by people (blues, boogie,
   swing, ragtime, country, rock, funk), rendered by fluidsynth and labelled by their MIDI tempo
   (`benchmarks/midi_set.py`); a fourth source for leave one source out.
