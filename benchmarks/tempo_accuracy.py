@@ -18,6 +18,10 @@ any machine and cached under `tempo_set.default_cache_dir()`):
 - ``hydrogen``: Debian's ``hydrogen-data`` demo songs, drum grooves on Hydrogen's sampled kits
   (six on an acoustic rock kit, one on an 808), rendered by ``h2cli`` and labelled by the song's
   tempo (`benchmarks/hydrogen_set.py`); held out like ``lmms-more``.
+- ``kits``: issue #12's plain groove (with and without its bass) at its eight tempos and at
+  140–170 BPM, sequenced from the samples of nine Hydrogen drum kits, acoustic and electronic
+  (`benchmarks/kit_set.py`); held out. A summary per kit splits the issue's tempos from the
+  fast ones.
 - ``openmsx``: Debian's ``openttd-openmsx``, 30 MIDI songs written by people (blues, boogie,
   swing, ragtime, country, rock, funk), rendered by fluidsynth and labelled by their MIDI tempo
   (`benchmarks/midi_set.py`); a fourth source for leave one source out.
@@ -57,7 +61,7 @@ dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
 librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=sr)``.
 
 Usage: ``python benchmarks/tempo_accuracy.py
-[--sets synthetic,fof,lmms,lmms-more,hydrogen,openmsx,excerpts,degraded,equivariance,stretch,wesnoth]
+[--sets synthetic,fof,lmms,lmms-more,hydrogen,kits,openmsx,excerpts,degraded,equivariance,stretch,wesnoth]
 [--no-librosa] [--cache DIR] [-v]``.
 """
 
@@ -82,6 +86,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hydrogen_set import load_hydrogen_set  # noqa: E402
+from kit_set import ISSUE_TEMPOS, load_kit_set  # noqa: E402
 from lmms_set import LMMS_MORE, LMMS_MORE_ROOT  # noqa: E402
 from midi_set import load_openmsx_set  # noqa: E402
 from tempo_set import (  # noqa: E402
@@ -109,10 +114,10 @@ ACC1_TOLERANCE = 0.04
 EQUIVARIANCE_TOLERANCE = 0.02
 FACTORS = (0.90, 1.12)
 EXCERPT_SECONDS = (5.0, 10.0, 20.0)
-SETS = ("synthetic", "fof", "lmms", "lmms-more", "hydrogen", "openmsx", "excerpts", "degraded",
+SETS = ("synthetic", "fof", "lmms", "lmms-more", "hydrogen", "kits", "openmsx", "excerpts", "degraded",
         "equivariance", "stretch", "wesnoth")
 #: Sets no constant was fitted or chosen on: out of the leave-one-source-out fits and the ablation.
-HELD_OUT = ("lmms-more", "hydrogen")
+HELD_OUT = ("lmms-more", "hydrogen", "kits")
 
 
 @dataclass(frozen=True)
@@ -399,6 +404,30 @@ def degraded_summary(degraded: dict[str, list[LabelledItem]], results: dict, *, 
         if with_librosa:
             line += f" | {r['librosa'].acc1:12.3f} {r['librosa'].acc2:6.3f}"
         print(line)
+
+
+def kits_summary(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[int, int]:
+    """Per kit, how many of the plain grooves dancer reads at their tempo (Acc1): at issue #12's
+    tempos and at the faster ones; returns the hits and the items at the issue's tempos."""
+    print("\n== plain groove on Hydrogen's drum kits: read at its tempo (Acc1), per kit ==")
+    print(f"{'kit':<26} {'66-132 BPM':>10} {'140-170 BPM':>11}  misses: truth->read (confidence)")
+    kits: dict[str, list[tuple[LabelledItem, Estimate]]] = {}
+    for item, estimate in zip(items, estimates):
+        kits.setdefault(item.name.rsplit("-", 2)[0], []).append((item, estimate))
+    hits = total = 0
+    for kit, pairs in kits.items():
+        cells, errors = [], []
+        for issue in (True, False):
+            chosen = [(i, e) for i, e in pairs if (i.bpm in ISSUE_TEMPOS) == issue]
+            ok = [relative_error(e.bpm, i.bpm) <= ACC1_TOLERANCE for i, e in chosen]
+            cells.append(f"{sum(ok)}/{len(ok)}")
+            errors += [f"{i.bpm:g}->{e.bpm:.0f} ({e.confidence:.2f})" if e.bpm else f"{i.bpm:g}->beatless"
+                       for (i, e), good in zip(chosen, ok) if not good]
+            if issue:
+                hits, total = hits + sum(ok), total + len(ok)
+        print(f"{kit:<26} {cells[0]:>10} {cells[1]:>11}  {', '.join(errors[:4])}"
+              + (f" +{len(errors) - 4} more" if len(errors) > 4 else ""))
+    return hits, total
 
 
 def _onset_rate(estimate: Estimate) -> float:
@@ -720,6 +749,12 @@ def main(argv: list[str] | None = None) -> int:
             groups["hydrogen"] = drums
         else:
             print("\n(no Hydrogen songs: apt-get install hydrogen hydrogen-data)")
+    if "kits" in sets:
+        grooves = load_kit_set(cache)
+        if grooves:
+            groups["kits"] = grooves
+        else:
+            print("\n(no drum kits: apt-get install hydrogen-data hydrogen-drumkits)")
     openmsx = []
     if sets & {"openmsx", "excerpts"}:
         openmsx = load_openmsx_set(cache)
@@ -748,6 +783,7 @@ def main(argv: list[str] | None = None) -> int:
                     tables.append(table)
     if everything:
         reliability(everything, all_estimates)
+    kit_hits = kits_summary(groups["kits"], results["kits"]["estimates"]) if "kits" in results else None
     for name, items in short.items():
         results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
     for kind, items in degraded.items():
@@ -801,6 +837,9 @@ def main(argv: list[str] | None = None) -> int:
             ("LMMS + Frets on Fire Acc1 >= 0.80", s.acc1 >= 0.80, f"{s.acc1:.3f}"),
             ("no real recording flagged beatless", flagged == 0, f"{flagged}/{len(items)}"),
         ]
+    if kit_hits is not None:
+        checks.append(("plain groove, 66-132 BPM, on every drum kit", kit_hits[0] == kit_hits[1],
+                       f"{kit_hits[0]}/{kit_hits[1]}"))
     for name in short:
         flagged = sum(e.beatless for e in results[name]["estimates"])
         checks.append((f"no {name[9:]} excerpt flagged beatless", flagged == 0,
