@@ -73,6 +73,22 @@ def _render_path(song: Path, out_dir: Path) -> Path:
     return Path(out_dir) / f"{Path(song).stem}-{hashlib.sha1(stamp).hexdigest()[:12]}.flac"
 
 
+def _unprivileged(folder: str) -> list[str]:
+    """The command prefix that runs h2cli as ``nobody`` when we are root (and ``folder``
+    writable for it); [] otherwise.
+
+    At start-up h2cli upgrades every installed drum kit in an older format in place and leaves
+    a ``drumkit.xml.<date>.bak`` beside it: as root, in ``/usr/share/hydrogen`` (all twelve of
+    ``hydrogen-drumkits``' kits, at every render). A benchmark must not rewrite the system's
+    packages; as ``nobody`` the upgrade fails harmlessly and the render is the same.
+    """
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        return []
+    os.chmod(folder, 0o777)
+    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+
 def render_song(song: Path, out_dir: Path, *, timeout: float = RENDER_TIMEOUT) -> Path:
     """Render ``song`` to ``out_dir/NAME-KEY.flac`` unless it is cached; h2cli runs with a private
     temporary ``HOME`` (it writes its settings there). Raises RuntimeError when it fails."""
@@ -84,7 +100,7 @@ def render_song(song: Path, out_dir: Path, *, timeout: float = RENDER_TIMEOUT) -
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dancer-h2-") as tmp:
         wav = Path(tmp) / "out.wav"
-        command = ["h2cli", "-s", str(song), "-o", str(wav), *_RENDER_ARGS]
+        command = [*_unprivileged(tmp), "h2cli", "-s", str(song), "-o", str(wav), *_RENDER_ARGS]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                     env=dict(os.environ, HOME=tmp), cwd=tmp)
