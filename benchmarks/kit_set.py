@@ -170,11 +170,91 @@ def load_kit_set(cache_dir: Path | None = None, *, root: Path = DRUMKITS,
     return items
 
 
+#: Hand-percussion ensembles with no drum kit at all: kit folder, tempos, and per instrument
+#: (name prefix in the kit, gain) a 16-step bar of sixteenths ("x" loud, "o" soft, "." rest),
+#: or 32 steps for a two-bar figure. The label is the quarter note; a listener may count a son
+#: in two, so the octave is open. What they test is that a pulse carried by hands, with no kick,
+#: is a beat.
+PERCUSSION = {
+    "son": ("Gimme A Hand 1.0", (92.0, 104.0, 116.0), {
+        ("Clave", 0.9): "x..x..x.....x...x...x..x..x.....",  # 3-2 son clave over two bars
+        ("Bongo Hi", 0.7): "x.o.x.o.x.o.x.o.",  # martillo
+        ("Bongo Lo", 0.6): "......x.......x.",
+        ("Maraca", 0.35): "x.x.x.x.x.x.x.x.",
+    }),
+    "cajon": ("Gimme A Hand 1.0", (80.0, 96.0, 112.0), {
+        ("Cajon Thump", 1.0): "x.....x.x.......",
+        ("Cajon Slap", 0.8): "....x..o....x..o",
+        ("Tambourine", 0.3): "x.x.x.x.x.x.x.x.",
+    }),
+    "djembe": ("circAfrique v4", (108.0, 124.0, 140.0), {
+        ("Djembe1 Bass", 0.9): "x.......x.......",
+        ("Djembe1 Tone", 0.7): "..x.x.....x.x...",
+        ("Djembe1 Slap", 0.8): "......x.......x.",
+        ("Djembe2 Slap", 0.5): ".x.x.x.x.x.x.x.x",
+        ("Kenkeni1 Bell Hit", 0.5): "x...x...x...x...",
+        ("Dununba1 Head Hit", 0.8): "x.........x.....",
+    }),
+}
+
+
+def render_pattern(parts: list[tuple[np.ndarray, float, str]], bpm: float, *,
+                   seconds: float = SECONDS) -> np.ndarray:
+    """Each (sample, gain, steps) looped on a sixteenth-note grid at ``bpm`` ("o" at a third of
+    the gain), mono float32, peak 0.9."""
+    n = int(seconds * RATE)
+    out = np.zeros(n + RATE * 4, dtype=np.float32)
+    step = 60.0 / bpm / 4
+    for sample, gain, steps in parts:
+        for k in range(int(seconds / step) + 1):
+            hit = steps[k % len(steps)]
+            if hit == ".":
+                continue
+            start = int(round(k * step * RATE))
+            if start < n:
+                level = gain if hit == "x" else gain / 3
+                out[start : start + sample.size] += level * sample[: out.size - start]
+    out = out[:n]
+    return (0.9 * out / max(1e-9, float(np.max(np.abs(out))))).astype(np.float32)
+
+
+def load_percussion_set(cache_dir: Path | None = None, *, root: Path = DRUMKITS) -> list[LabelledItem]:
+    """The `PERCUSSION` ensembles at their tempos, cached in ``cache_dir/kits``;
+    ``source="percussion"``, ``genre`` the ensemble. A missing kit or instrument is skipped
+    with a warning on stderr."""
+    out_dir = Path(cache_dir or default_cache_dir()) / "kits"
+    items = []
+    for style, (kit_name, tempos, parts) in PERCUSSION.items():
+        kit = Path(root) / kit_name
+        try:
+            paths = [kit_sample(kit, name, 0.8) for name, _ in parts]
+        except (OSError, ValueError, ET.ParseError) as error:
+            print(f"warning: drum kit {kit_name}: {error}; skipped (apt-get install hydrogen-drumkits)",
+                  file=sys.stderr)
+            continue
+        stamp = b"".join(p.read_bytes() for p in paths) + repr((SECONDS, parts)).encode()
+        key = hashlib.sha1(stamp).hexdigest()[:12]
+        samples = None
+        for bpm in tempos:
+            path = out_dir / f"{style}-{bpm:g}-{key}.flac"
+            if not path.exists():
+                if samples is None:
+                    samples = [_load(p) for p in paths]
+                out_dir.mkdir(parents=True, exist_ok=True)
+                voices = [(y, gain, steps) for y, ((_, gain), steps) in zip(samples, parts.items())]
+                rendered = render_pattern(voices, bpm)
+                _write(path, rendered[:, None], RATE, "FLAC")
+            items.append(LabelledItem(path, bpm, 4, style, "percussion", f"{style}-{bpm:g}", SECONDS))
+    return items
+
+
 def main(argv: Sequence[str]) -> None:
     cache = Path(argv[0]) if argv else default_cache_dir()
     items = load_kit_set(cache)
     kits = sorted({i.name.rsplit("-", 2)[0] for i in items})
     print(f"{len(items)} items on {len(kits)} kits under {cache / 'kits'}: {', '.join(kits)}")
+    hands = load_percussion_set(cache)
+    print(f"{len(hands)} hand-percussion items: {', '.join(i.name for i in hands)}")
 
 
 if __name__ == "__main__":
