@@ -32,7 +32,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tempo_set import LabelledItem, _write, default_cache_dir  # noqa: E402
+from tempo_set import LabelledItem, default_cache_dir, keep_render, print_items, tool_version  # noqa: E402
 
 HYDROGEN_DEMOS = Path("/usr/share/hydrogen/data/demo_songs")
 RENDER_TIMEOUT = 300.0
@@ -56,16 +56,7 @@ def song_tempo(path: Path) -> tuple[float, int]:
 @functools.lru_cache(maxsize=1)
 def hydrogen_version() -> str:
     """``h2cli --version``'s last line, e.g. ``1.2.0-beta``; "" when h2cli is missing."""
-    exe = shutil.which("h2cli")
-    if exe is None:
-        return ""
-    try:
-        result = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60,
-                                env=dict(os.environ, HOME=tempfile.gettempdir()))
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    return lines[-1].strip() if lines else ""
+    return tool_version(["h2cli", "--version"], dict(os.environ, HOME=tempfile.gettempdir()), last=True)
 
 
 def _render_path(song: Path, out_dir: Path) -> Path:
@@ -106,13 +97,7 @@ def render_song(song: Path, out_dir: Path, *, timeout: float = RENDER_TIMEOUT) -
                                     env=dict(os.environ, HOME=tmp), cwd=tmp)
         except subprocess.TimeoutExpired as error:
             raise RuntimeError(f"h2cli took over {timeout:.0f} s on {song}") from error
-        if result.returncode or not wav.exists() or wav.stat().st_size < 1024:
-            tail = (result.stderr or result.stdout).strip()[-300:]
-            raise RuntimeError(f"h2cli failed on {song} (exit {result.returncode}): {tail}")
-        y, sr = sf.read(str(wav), dtype="float32", always_2d=True)
-        if len(y) < sr:
-            raise RuntimeError(f"h2cli rendered only {len(y) / sr:.2f} s of {song}")
-        _write(out, y, sr, "FLAC")
+        keep_render(result, wav, out, tool="h2cli", what=song)
     return out
 
 
@@ -149,13 +134,11 @@ def load_hydrogen_set(cache_dir: Path | None = None, *, root: Path = HYDROGEN_DE
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         return [item for item in pool.map(load, songs) if item is not None]
 
+
 def main(argv: Sequence[str]) -> None:
     cache = Path(argv[0]) if argv else default_cache_dir()
     items = load_hydrogen_set(cache)
-    print(f"{'name':<28} {'bpm':>6} {'meter':>5} {'seconds':>8}")
-    for item in items:
-        print(f"{item.name:<28} {item.bpm:6g} {item.meter:5d} {item.seconds:8.1f}")
-    print(f"{len(items)} songs under {cache / 'hydrogen'}")
+    print_items(items, f"{len(items)} Hydrogen demo songs ({hydrogen_version()}) under {cache / 'hydrogen'}")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tempo_set import LabelledItem, _write, default_cache_dir  # noqa: E402
+from tempo_set import LabelledItem, default_cache_dir, keep_render, print_items, tool_version  # noqa: E402
 
 LMMS_DEMOS = Path("/usr/share/lmms/projects/demos")
 #: The demo songs of issue #12 (some live in a subfolder named after the author).
@@ -131,16 +131,7 @@ def find_project(name: str, root: Path = LMMS_DEMOS) -> Path | None:
 @functools.lru_cache(maxsize=1)
 def lmms_version() -> str:
     """``lmms --version``'s first line, e.g. ``LMMS 1.2.2``; "" when lmms is missing."""
-    exe = shutil.which("lmms")
-    if exe is None:
-        return ""
-    try:
-        result = subprocess.run([exe, "--allowroot", "--version"], capture_output=True, text=True, timeout=60,
-                                env=_lmms_env(tempfile.gettempdir()))
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    lines = (result.stdout + result.stderr).strip().splitlines()
-    return lines[0].strip() if lines else ""
+    return tool_version(["lmms", "--allowroot", "--version"], _lmms_env(tempfile.gettempdir()))
 
 
 def _lmms_env(home: str) -> dict[str, str]:
@@ -178,13 +169,7 @@ def render_project(project: Path, out_dir: Path, name: str | None = None, *,
                 raise RuntimeError(f"lmms took over {timeout:.0f} s on {project}") from error
             if result.returncode >= 0:
                 break
-        if result.returncode or not wav.exists() or wav.stat().st_size < 1024:
-            tail = (result.stderr or result.stdout).strip()[-300:]
-            raise RuntimeError(f"lmms failed on {project} (exit {result.returncode}): {tail}")
-        y, sr = sf.read(str(wav), dtype="float32", always_2d=True)
-        if len(y) < sr:
-            raise RuntimeError(f"lmms rendered only {len(y) / sr:.2f} s of {project}")
-        _write(out, y, sr, "FLAC")
+        keep_render(result, wav, out, tool="lmms", what=project)
     return out
 
 
@@ -257,10 +242,8 @@ def main(argv: Sequence[str]) -> None:
     started = time.perf_counter()
     items = load_lmms_set(cache)
     took = time.perf_counter() - started
-    print(f"{'name':<34} {'bpm':>7} {'meter':>5} {'seconds':>8}  note")
-    for item in items:
-        print(f"{item.name:<34.34} {item.bpm:>7.2f} {item.meter:>5} {item.seconds:>8.1f}  {item.note}")
-    print(f"{len(items)} of {len(LMMS_SONGS)} LMMS demos in {took:.1f} s ({lmms_version()}); cache {cache}")
+    print_items(items, f"{len(items)} of {len(LMMS_SONGS)} LMMS demos in {took:.1f} s ({lmms_version()}); "
+                       f"cache {cache}")
 
 
 if __name__ == "__main__":

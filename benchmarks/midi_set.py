@@ -27,7 +27,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tempo_set import LabelledItem, _render, _trim_tail, default_cache_dir  # noqa: E402
+from tempo_set import LabelledItem, _render, _trim_tail, default_cache_dir, print_items  # noqa: E402
 
 OPENMSX_ROOT = Path("/usr/share/games/openttd/baseset/openmsx")
 #: A song is kept when tempos other than its dominant one last at most this share of it.
@@ -106,10 +106,8 @@ def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT
 def main(argv: Sequence[str]) -> None:
     cache = Path(argv[0]) if argv else default_cache_dir()
     items = load_openmsx_set(cache)
-    print(f"{'name':<30} {'bpm':>7} {'meter':>5} {'seconds':>8}")
-    for item in items:
-        print(f"{item.name:<30.30} {item.bpm:>7.2f} {item.meter:>5} {item.seconds:>8.1f}")
-    print(f"{len(items)} OpenMSX songs (apt-get install openttd-openmsx fluidsynth fluid-soundfont-gm)")
+    print_items(items, f"{len(items)} OpenMSX songs "
+                       "(apt-get install openttd-openmsx fluidsynth fluid-soundfont-gm)")
 
 
 if __name__ == "__main__":

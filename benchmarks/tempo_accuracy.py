@@ -748,24 +748,14 @@ def main(argv: list[str] | None = None) -> int:
         more = load_lmms_set(cache / "lmms-more", root=LMMS_MORE_ROOT, names=LMMS_MORE)
         if more:
             groups["lmms-more"] = [replace(i, source="lmms-more") for i in more]
-    if "hydrogen" in sets:
-        drums = load_hydrogen_set(cache)
-        if drums:
-            groups["hydrogen"] = drums
-        else:
-            print("\n(no Hydrogen songs: apt-get install hydrogen hydrogen-data)")
-    if "kits" in sets:
-        grooves = load_kit_set(cache)
-        if grooves:
-            groups["kits"] = grooves
-        else:
-            print("\n(no drum kits: apt-get install hydrogen-data hydrogen-drumkits)")
-    if "percussion" in sets:
-        hands = load_percussion_set(cache)
-        if hands:
-            groups["percussion"] = hands
-        else:
-            print("\n(no hand-percussion kits: apt-get install hydrogen-drumkits)")
+    for name, load, needs in (("hydrogen", load_hydrogen_set, "hydrogen hydrogen-data"),
+                              ("kits", load_kit_set, "hydrogen-data hydrogen-drumkits"),
+                              ("percussion", load_percussion_set, "hydrogen-drumkits")):
+        if name in sets:
+            groups[name] = load(cache)
+            if not groups[name]:
+                del groups[name]
+                print(f"\n(no {name} set: apt-get install {needs})")
     openmsx = []
     if sets & {"openmsx", "excerpts"}:
         openmsx = load_openmsx_set(cache)

@@ -512,6 +512,40 @@ def _partial(path: Path) -> Path:
     return path.with_name(f"{path.stem}.{os.getpid()}.part{path.suffix}")
 
 
+def keep_render(result: subprocess.CompletedProcess, wav: Path, out: Path, *, tool: str, what: Path) -> None:
+    """Check what ``tool`` (``result``) rendered of ``what`` into ``wav``, and keep it as 16-bit
+    FLAC at ``out``. Raises RuntimeError when it failed, wrote nothing or less than a second."""
+    if result.returncode or not wav.exists() or wav.stat().st_size < 1024:
+        tail = (result.stderr or result.stdout).strip()[-300:]
+        raise RuntimeError(f"{tool} failed on {what} (exit {result.returncode}): {tail}")
+    y, sr = sf.read(str(wav), dtype="float32", always_2d=True)
+    if len(y) < sr:
+        raise RuntimeError(f"{tool} rendered only {len(y) / sr:.2f} s of {what}")
+    _write(out, y, sr, "FLAC")
+
+
+def tool_version(command: Sequence[str], env: dict[str, str], *, last: bool = False) -> str:
+    """The first (or ``last``) line a ``--version`` ``command`` prints; "" when the tool is
+    missing or fails. The render caches key on it."""
+    exe = shutil.which(command[0])
+    if exe is None:
+        return ""
+    try:
+        result = subprocess.run([exe, *command[1:]], capture_output=True, text=True, timeout=60, env=env)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return (lines[-1] if last else lines[0]).strip() if lines else ""
+
+
+def print_items(items: Sequence[LabelledItem], footer: str) -> None:
+    """A set's items, a line each (name, tempo, meter, length, note), then ``footer``."""
+    print(f"{'name':<34} {'bpm':>7} {'meter':>5} {'seconds':>8}  note")
+    for item in items:
+        print(f"{item.name:<34.34} {item.bpm:>7.2f} {item.meter:>5} {item.seconds:>8.1f}  {item.note}")
+    print(footer)
+
+
 def _write(path: Path, y: np.ndarray, sr: int, fmt: str) -> None:
     partial = _partial(path)
     # Block writes: libsndfile's Vorbis encoder crashes on one huge write, and blocks cost nothing.
