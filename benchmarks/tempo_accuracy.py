@@ -703,15 +703,18 @@ def ablation(tables: list[LevelTable], speed_pairs: list[tuple[LevelTable, Level
         print(f"{name:<36} | " + " ".join(cells))
 
 
-def reliability(items: list[LabelledItem], estimates: list[Estimate]) -> None:
-    """Confidence bins against Acc2 and Acc1 over every labelled item with a beat: dancer's
-    confidence, then its pulse confidence (octave aside), which is what the confidence was
+def reliability(items: list[LabelledItem], estimates: list[Estimate], *, which: str = "labelled items",
+                pulse: bool = True) -> None:
+    """Confidence bins against Acc2 and Acc1 over ``items`` with a beat: dancer's confidence,
+    then (with ``pulse``) its pulse confidence (octave aside), which is what the confidence was
     before it carried `dancer.analysis.priors.octave_certainty`."""
     pairs = [(e, i) for i, e in zip(items, estimates) if i.bpm is not None]
     edges = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
-    readings = (("confidence", lambda e: e.confidence), ("pulse confidence", lambda e: e.pulse_confidence))
+    readings = [("confidence", lambda e: e.confidence)]
+    if pulse:
+        readings.append(("pulse confidence", lambda e: e.pulse_confidence))
     for label, value in readings:
-        print(f"\n== reliability: dancer's {label} against Acc2 (labelled items with a beat) ==")
+        print(f"\n== reliability: dancer's {label} against Acc2 ({which} with a beat) ==")
         print(f"{'confidence':<12} {'items':>5} {'Acc2':>6} {'Acc1':>6}")
         for lo, hi in zip(edges, edges[1:]):
             inside = [(e, i) for e, i in pairs if lo <= value(e) < hi]
@@ -814,6 +817,10 @@ def main(argv: list[str] | None = None) -> int:
     kit_hits = kits_summary(groups["kits"], results["kits"]["estimates"]) if "kits" in results else None
     for name, items in short.items():
         results[name] = evaluate(name, items, with_librosa=with_librosa, verbose=args.verbose)
+    if short:
+        # Short excerpts are where the grid itself is in doubt (a 3:2 reading), not only the octave.
+        reliability([i for items in short.values() for i in items],
+                    [e for name in short for e in results[name]["estimates"]], which="excerpts", pulse=False)
     for kind, items in degraded.items():
         results[f"degraded {kind}"] = evaluate(f"degraded: {kind}", items, with_librosa=with_librosa,
                                                verbose=args.verbose)

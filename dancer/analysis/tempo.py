@@ -61,7 +61,7 @@ That is what this module adds:
 5. Beats and precise tempo: librosa's tracker at the chosen period, then a least-squares grid
    through the beats gives the period to a small fraction of a frame (`beats.fit_beat_grid`).
 6. Confidence from pulse salience and how well a steady grid explains the beats, times how
-   sure step 4 is of the octave (`priors.octave_certainty`). "Beatless"
+   sure step 4 is of the octave and against a 3:2 reading (`priors.octave_certainty`). "Beatless"
    means no usable pulse at all: the accent's periodicity at the beat is at the level of
    noise and pads (`BEATLESS_SALIENCE`), or there are no beats to speak of. A weak, swung or
    drifting pulse is still a beat, with low confidence. Before a track is called beatless,
@@ -394,7 +394,8 @@ def _choose_level(
 ) -> tuple[float, float, float]:
     """The dance beat among the candidate metrical levels where the accent or the kick recurs,
     the level chosen among those where the accent recurs (whether there is a pulse at all is
-    judged at that one), and the beat's `octave_certainty`.
+    judged at that one), and the beat's `octave_certainty` against its octaves and, less
+    `OFF_GRID_MARGIN`, the levels off the grid.
 
     A level outside the octave family of ``main_pulse`` (the period of the most salient pulse)
     wins only by `OFF_GRID_MARGIN`: a 3:2 reading is worse than an octave one (a crossfade
@@ -409,7 +410,10 @@ def _choose_level(
         scores, _ = level_scores(candidates, evidence)
         speed = onset_prior(60.0 * evidence.frame_rate / candidates, evidence.onset_rate)
         chosen = pick_level(candidates, scores, main_pulse=main_pulse, grid_scores=scores - speed)
-        return float(candidates[chosen]), octave_certainty(candidates, scores, chosen)
+        off_grid = ~in_octave_family(candidates, main_pulse)
+        return float(candidates[chosen]), octave_certainty(
+            candidates, scores, chosen, off_grid=off_grid if not off_grid.all() else None,
+            penalty=OFF_GRID_MARGIN)
 
     with_kick, accent_only = (competing_levels(levels, evidence.acf, evidence.kick_acf),
                               competing_levels(levels, evidence.acf))

@@ -118,6 +118,22 @@ def test_octave_certainty_is_the_levels_share_of_its_octave_family() -> None:
     assert octave_certainty(periods[1:2], np.zeros(1), 0) == 1.0
 
 
+def test_octave_certainty_counts_a_close_3_2_reading_as_doubt() -> None:
+    # The 3:2 level (30 frames) scored higher than the chosen beat and lost only by the guard's
+    # margin: given as off the grid, it joins the rivals, less the margin.
+    periods = np.array([40.0, 20.0, 10.0, 30.0])
+    scores = np.array([-3.0, 0.0, -3.0, 0.5])
+    off_grid = np.array([False, False, False, True])
+    alone = octave_certainty(periods, scores, 1)
+    assert alone == pytest.approx(1 / (1 + 2 * np.exp(-3.0)))
+    assert octave_certainty(periods, scores, 1, off_grid=off_grid, penalty=1.0) == pytest.approx(
+        1 / (1 + 2 * np.exp(-3.0) + np.exp(-0.5)))
+    # A 3:2 reading far behind changes next to nothing.
+    far = np.array([-3.0, 0.0, -3.0, -6.0])
+    assert octave_certainty(periods, far, 1, off_grid=off_grid, penalty=1.0) == pytest.approx(
+        octave_certainty(periods, far, 1), abs=0.002)
+
+
 @pytest.mark.parametrize("bpm", [90.0, 96.0, 100.0, 104.0])
 def test_a_dembow_is_read_on_its_kicks_not_by_its_two_beat_snare_figure(bpm: float) -> None:
     # The accent recurs by the snare figure (two beats); only the kick band recurs every beat.
