@@ -23,7 +23,7 @@ import hashlib
 import re
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -111,28 +111,65 @@ def _bass_note(freq: float, seconds: float) -> np.ndarray:
     return (tone * envelope / 2.5).astype(np.float32)
 
 
-def render_groove(kick: np.ndarray, snare: np.ndarray, hat: np.ndarray, bpm: float, *,
-                  bass: bool, seconds: float = SECONDS) -> np.ndarray:
-    """The plain groove at ``bpm`` for ``seconds``, mono float32, peak 0.9."""
+def render_pattern(parts: list[tuple[np.ndarray, float, str]], bpm: float, *,
+                   seconds: float = SECONDS) -> np.ndarray:
+    """Each (sample, gain, steps) looped on a sixteenth-note grid at ``bpm`` ("o" at a third of
+    the gain), mono float32, peak 0.9."""
     n = int(seconds * RATE)
     out = np.zeros(n + RATE * 4, dtype=np.float32)
-    beat = 60.0 / bpm
-
-    def place(sample: np.ndarray, at: float, gain: float) -> None:
-        start = int(round(at * RATE))
-        if start < n:
-            out[start : start + sample.size] += gain * sample[: out.size - start]
-
-    for i in range(int(seconds / beat) + 1):
-        at = i * beat
-        place(kick, at, 1.0)
-        if i % 2 == 1:
-            place(snare, at, 0.8)
-        place(hat, at + beat / 2, 0.35)
-        if bass:
-            place(_bass_note(BASS_ROOTS[(i // 4) % 4], 0.9 * beat), at, 0.6)
+    step = 60.0 / bpm / 4
+    for sample, gain, steps in parts:
+        for k in range(int(seconds / step) + 1):
+            hit = steps[k % len(steps)]
+            if hit == ".":
+                continue
+            start = int(round(k * step * RATE))
+            if start < n:
+                level = gain if hit == "x" else gain / 3
+                out[start : start + sample.size] += level * sample[: out.size - start]
     out = out[:n]
     return (0.9 * out / max(1e-9, float(np.max(np.abs(out))))).astype(np.float32)
+
+
+def render_groove(kick: np.ndarray, snare: np.ndarray, hat: np.ndarray, bpm: float, *,
+                  bass: bool, seconds: float = SECONDS) -> np.ndarray:
+    """The plain groove at ``bpm`` for ``seconds``, mono float32, peak 0.9 (`render_pattern`);
+    the bass plays each bar's root (`BASS_ROOTS`) on every beat of that bar."""
+    voices = [(kick, 1.0, "x...x...x...x..."), (snare, 0.8, "....x.......x..."),
+              (hat, 0.35, "..x...x...x...x.")]
+    if bass:
+        bar = "x...x...x...x..."
+        voices += [(_bass_note(root, 0.9 * (60.0 / bpm)), 0.6, "." * 16 * k + bar + "." * 16 * (3 - k))
+                   for k, root in enumerate(BASS_ROOTS)]
+    return render_pattern(voices, bpm, seconds=seconds)
+
+
+def _kit_renders(out_dir: Path, root: Path, kit_name: str, wanted: Sequence[tuple[str, float]],
+                 params: object, renders: Sequence[tuple[str, Callable[[list[np.ndarray]], np.ndarray]]],
+                 ) -> list[Path] | None:
+    """One FLAC per ``(name, render)`` in ``renders``, cached as ``out_dir/NAME-KEY.flac``: each
+    ``render`` takes the samples of ``wanted`` (instrument name prefix, velocity) in kit
+    ``kit_name`` under ``root``, loaded once and only if something needs rendering. KEY hashes
+    the samples' bytes and ``params``. None, with a warning on stderr, when the kit or one of
+    its instruments is missing."""
+    kit = Path(root) / kit_name
+    try:
+        paths = [kit_sample(kit, name, velocity) for name, velocity in wanted]
+    except (OSError, ValueError, ET.ParseError) as error:
+        print(f"warning: drum kit {kit_name}: {error}; skipped (apt-get install hydrogen-drumkits)",
+              file=sys.stderr)
+        return None
+    key = hashlib.sha1(b"".join(p.read_bytes() for p in paths) + repr(params).encode()).hexdigest()[:12]
+    samples: list[np.ndarray] = []
+    out = []
+    for name, render in renders:
+        path = out_dir / f"{name}-{key}.flac"
+        if not path.exists():
+            samples = samples or [_load(p) for p in paths]
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _write(path, render(samples)[:, None], RATE, "FLAC")
+        out.append(path)
+    return out
 
 
 def load_kit_set(cache_dir: Path | None = None, *, root: Path = DRUMKITS,
@@ -144,29 +181,17 @@ def load_kit_set(cache_dir: Path | None = None, *, root: Path = DRUMKITS,
     out_dir = Path(cache_dir or default_cache_dir()) / "kits"
     items = []
     for kit_name, (kick_name, snare_name, hat_name, kind) in KITS.items():
-        kit = Path(root) / kit_name
-        try:
-            paths = [kit_sample(kit, kick_name, 0.8), kit_sample(kit, snare_name, 0.8),
-                     kit_sample(kit, hat_name, 0.5)]
-        except (OSError, ValueError, ET.ParseError) as error:
-            print(f"warning: drum kit {kit_name}: {error}; skipped (apt-get install hydrogen-drumkits)",
-                  file=sys.stderr)
-            continue
-        key = hashlib.sha1(b"".join(p.read_bytes() for p in paths)
-                           + repr((SECONDS, BASS_ROOTS)).encode()).hexdigest()[:12]
         slug = re.sub(r"[^A-Za-z0-9]+", "-", kit_name).strip("-")
-        samples = None
-        for bpm in tempos:
-            for bass in (True, False):
-                variant = "groove" if bass else "drums"
-                path = out_dir / f"{slug}-{variant}-{bpm:g}-{key}.flac"
-                if not path.exists():
-                    if samples is None:
-                        samples = [_load(p) for p in paths]
-                    out_dir.mkdir(parents=True, exist_ok=True)
-                    _write(path, render_groove(*samples, bpm, bass=bass)[:, None], RATE, "FLAC")
-                items.append(LabelledItem(path, bpm, 4, f"{kind} {variant}", "kits",
-                                          f"{slug}-{variant}-{bpm:g}", SECONDS))
+        grooves = [(f"{slug}-{'groove' if bass else 'drums'}-{bpm:g}", bpm, bass)
+                   for bpm in tempos for bass in (True, False)]
+        paths = _kit_renders(
+            out_dir, root, kit_name, [(kick_name, 0.8), (snare_name, 0.8), (hat_name, 0.5)],
+            (SECONDS, BASS_ROOTS),
+            [(name, lambda samples, bpm=bpm, bass=bass: render_groove(*samples, bpm, bass=bass))
+             for name, bpm, bass in grooves])
+        for path, (name, bpm, bass) in zip(paths or [], grooves):
+            items.append(LabelledItem(path, bpm, 4, f"{kind} {'groove' if bass else 'drums'}", "kits", name,
+                                      SECONDS))
     return items
 
 
@@ -198,26 +223,6 @@ PERCUSSION = {
 }
 
 
-def render_pattern(parts: list[tuple[np.ndarray, float, str]], bpm: float, *,
-                   seconds: float = SECONDS) -> np.ndarray:
-    """Each (sample, gain, steps) looped on a sixteenth-note grid at ``bpm`` ("o" at a third of
-    the gain), mono float32, peak 0.9."""
-    n = int(seconds * RATE)
-    out = np.zeros(n + RATE * 4, dtype=np.float32)
-    step = 60.0 / bpm / 4
-    for sample, gain, steps in parts:
-        for k in range(int(seconds / step) + 1):
-            hit = steps[k % len(steps)]
-            if hit == ".":
-                continue
-            start = int(round(k * step * RATE))
-            if start < n:
-                level = gain if hit == "x" else gain / 3
-                out[start : start + sample.size] += level * sample[: out.size - start]
-    out = out[:n]
-    return (0.9 * out / max(1e-9, float(np.max(np.abs(out))))).astype(np.float32)
-
-
 def load_percussion_set(cache_dir: Path | None = None, *, root: Path = DRUMKITS) -> list[LabelledItem]:
     """The `PERCUSSION` ensembles at their tempos, cached in ``cache_dir/kits``;
     ``source="percussion"``, ``genre`` the ensemble. A missing kit or instrument is skipped
@@ -225,25 +230,13 @@ def load_percussion_set(cache_dir: Path | None = None, *, root: Path = DRUMKITS)
     out_dir = Path(cache_dir or default_cache_dir()) / "kits"
     items = []
     for style, (kit_name, tempos, parts) in PERCUSSION.items():
-        kit = Path(root) / kit_name
-        try:
-            paths = [kit_sample(kit, name, 0.8) for name, _ in parts]
-        except (OSError, ValueError, ET.ParseError) as error:
-            print(f"warning: drum kit {kit_name}: {error}; skipped (apt-get install hydrogen-drumkits)",
-                  file=sys.stderr)
-            continue
-        stamp = b"".join(p.read_bytes() for p in paths) + repr((SECONDS, parts)).encode()
-        key = hashlib.sha1(stamp).hexdigest()[:12]
-        samples = None
-        for bpm in tempos:
-            path = out_dir / f"{style}-{bpm:g}-{key}.flac"
-            if not path.exists():
-                if samples is None:
-                    samples = [_load(p) for p in paths]
-                out_dir.mkdir(parents=True, exist_ok=True)
-                voices = [(y, gain, steps) for y, ((_, gain), steps) in zip(samples, parts.items())]
-                rendered = render_pattern(voices, bpm)
-                _write(path, rendered[:, None], RATE, "FLAC")
+        gains_steps = [(gain, steps) for (_, gain), steps in parts.items()]
+        paths = _kit_renders(
+            out_dir, root, kit_name, [(name, 0.8) for name, _ in parts], (SECONDS, parts),
+            [(f"{style}-{bpm:g}", lambda samples, bpm=bpm, voices=gains_steps: render_pattern(
+                [(y, gain, steps) for y, (gain, steps) in zip(samples, voices)], bpm))
+             for bpm in tempos])
+        for path, bpm in zip(paths or [], tempos):
             items.append(LabelledItem(path, bpm, 4, style, "percussion", f"{style}-{bpm:g}", SECONDS))
     return items
 

@@ -502,13 +502,13 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
                       levels, rhythm, float(pulses[0]), accent_at - 0.5 * (accent_half + accent_quarter),
                       kick_at - kick_half,
                       accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels),
-                      accent_half - accent_quarter, every_band_rate(features))
+                      accent_half - accent_quarter, every_band_rate(features, evidence.onset_rate))
 
 
-def every_band_rate(features: Features) -> float:
+def every_band_rate(features: Features, accent_rate: float) -> float:
     """A count of onsets tried for the onset-rate prior (not shipped): `onset_rate` of every
-    onset band's pulse envelope, the hats' too, balanced as the accent is; the accent's own
-    count where there are no bands.
+    onset band's pulse envelope, the hats' too, balanced as the accent is; ``accent_rate``
+    (the shipped count) where there are no bands.
 
     The shipped count is the accent's (below 3.5 kHz). Four on the floor with quiet off-beat
     hats then counts one onset a beat, and the prior leans to half the tempo: the benchmark's
@@ -518,8 +518,7 @@ def every_band_rate(features: Features) -> float:
     """
     bands = features.onset_bands
     if bands is None or bands.ndim != 2 or bands.shape[1] < 5 or not bands.shape[0]:
-        return pulse_evidence(onset=features.onset, onset_low=features.onset_low, onset_bands=None,
-                              frame_rate=features.frame_rate).onset_rate
+        return accent_rate
     envelopes = [pulse_model.pulse_envelope(np.asarray(bands[:, b], dtype=np.float64), features.frame_rate)
                  for b in range(bands.shape[1])]
     return pulse_model.onset_rate(pulse_model._balanced_accent(envelopes), frame_rate=features.frame_rate)

@@ -69,13 +69,14 @@ def octave_certainty(
     ``python benchmarks/tempo_accuracy.py --sets excerpts`` prints the reliability table of
     the 486 excerpts, where a 3:2 reading is likeliest. Its top bin (confidence 0.8–1) holds
     217 items with the right tempo or an octave of it (Acc2) for 0.986 of them. Against the
-    octave family alone (analyser version 17, the same command on ``baa4f62``) it held 243 at
-    0.975, and the 0.6–0.8 bin rises from 0.860 to 0.907.
+    octave family alone it held 243 at 0.975, and the 0.6–0.8 bin rises from 0.860 to 0.907:
+    that is the same benchmark file run on analyser version 17 (``git worktree add ../v17
+    baa4f62``, copy ``benchmarks/tempo_accuracy.py`` in, run it there).
     """
     scores = np.asarray(scores, dtype=np.float64)
-    octaves = np.log2(np.asarray(levels, dtype=np.float64) / levels[chosen])
-    rivals = np.abs(octaves - np.round(octaves)) < 0.03
-    if off_grid is not None:
-        scores = np.where(np.asarray(off_grid, dtype=bool), scores - penalty, scores)
-        rivals[:] = True
-    return float(1.0 / np.sum(np.exp(scores[rivals] - scores[chosen])))
+    if off_grid is None:
+        octaves = np.log2(np.asarray(levels, dtype=np.float64) / levels[chosen])
+        rivals = scores[np.abs(octaves - np.round(octaves)) < 0.03]
+    else:
+        rivals = scores = np.where(np.asarray(off_grid, dtype=bool), scores - penalty, scores)
+    return float(1.0 / np.sum(np.exp(rivals - scores[chosen])))
