@@ -12,6 +12,15 @@ that is the grid, and the felt beat may be half or double it (a cut-time march, 
 ballad): report Acc1 and Acc2. Songs whose tempo changes for more than a tenth of their length
 are left out (`MAX_OTHER_TEMPO_SHARE`).
 
+The quarter note is the beat only if the score recurs at it. Two songs written at 96 ticks a
+quarter, ``busy_schedule`` and ``the_fast_route``, place their notes on a 72-tick pulse:
+their onsets recur at three sixteenths (0.84 and 0.92 of them, `onset_recurrence`) and at
+the quarter only as often as any other sixteenth lag would let them (0.40, 0.47), and their
+renders' periodicity is the same (nothing recurs at the labelled period). Their MIDI tempo
+(134, 128) is in neither octave of any beat a listener could tap. For such a song the label
+is the rate of that pulse (`score_pulse`, 178.7 and 170.7 BPM); every other song keeps its
+quarter-note rate. This reads the label from the score, not from the audio or from dancer.
+
 Run ``python benchmarks/midi_set.py [CACHE_DIR]`` to render and list the set.
 """
 
@@ -32,6 +41,9 @@ from tempo_set import LabelledItem, _render, _trim_tail, default_cache_dir, prin
 OPENMSX_ROOT = Path("/usr/share/games/openttd/baseset/openmsx")
 #: A song is kept when tempos other than its dominant one last at most this share of it.
 MAX_OTHER_TEMPO_SHARE = 0.10
+#: The score's pulse is three sixteenths, not the quarter, when its onsets recur at three
+#: sixteenths and at a dotted quarter both by this much more than at the quarter (`score_pulse`).
+OFF_QUARTER_MARGIN = 0.2
 
 
 def tempo_shares(midi: mido.MidiFile) -> tuple[dict[float, float], int]:
@@ -58,6 +70,32 @@ def tempo_shares(midi: mido.MidiFile) -> tuple[dict[float, float], int]:
     return seconds, meter
 
 
+def onset_recurrence(midi: mido.MidiFile, lags: Sequence[int]) -> list[float]:
+    """Share of the ticks holding a note onset (any channel) that hold one again ``lag``
+    ticks later, for each lag: how strongly the score itself recurs at that period."""
+    ticks: set[int] = set()
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                ticks.add(tick)
+    if not ticks:
+        return [0.0 for _ in lags]
+    return [sum(t + lag in ticks for t in ticks) / len(ticks) for lag in lags]
+
+
+def score_pulse(midi: mido.MidiFile) -> float:
+    """The score's beat in quarter notes: 1.0, or 0.75 when its onsets recur at three
+    sixteenths and at a dotted quarter by `OFF_QUARTER_MARGIN` more than at the quarter (a
+    72-tick pulse written at 96 ticks a quarter; module docstring)."""
+    tpb = midi.ticks_per_beat
+    if tpb % 4:
+        return 1.0
+    quarter, three_sixteenths, dotted = onset_recurrence(midi, (tpb, 3 * tpb // 4, 3 * tpb // 2))
+    return 0.75 if min(three_sixteenths, dotted) >= quarter + OFF_QUARTER_MARGIN else 1.0
+
+
 def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT,
                      jobs: int = 2) -> list[LabelledItem]:
     """The OpenMSX songs under ``root``, rendered into ``cache_dir/openmsx`` (default
@@ -79,7 +117,11 @@ def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT
         bpm = max(seconds, key=seconds.get)
         if total <= 0 or 1 - seconds[bpm] / total > MAX_OTHER_TEMPO_SHARE:
             continue
-        chosen.append((path.stem, midi, bpm, meter))
+        pulse = score_pulse(midi)
+        if pulse != 1.0:
+            print(f"note: {path.stem} recurs at {pulse:g} of its quarter note; "
+                  f"labelled {bpm / pulse:.2f} BPM, not its MIDI tempo {bpm:g}", file=sys.stderr)
+        chosen.append((path.stem, midi, round(bpm / pulse, 2), meter))
 
     def render(job: tuple[str, mido.MidiFile, float, int]) -> Path | None:
         name, midi = job[0], job[1]
