@@ -480,6 +480,9 @@ class LevelTable:
     #: Onsets per second counted in every band, hats included, balanced as the accent is
     #: (`every_band_rate`), for the ablation; the shipped count leaves out the band above 3.5 kHz.
     onset_rate_all: float = 0.0
+    #: The rhythm term with every level judged against its own halves only, as until analyser
+    #: version 19 (`dancer.analysis.tempo.rhythm_terms` without ``main_pulse``), for the ablation.
+    halves_only: np.ndarray | None = None
 
 
 def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
@@ -494,15 +497,16 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     levels = tempo_model.competing_levels(levels, evidence.acf, evidence.kick_acf)
     # as `dancer.analysis.tempo._choose_level` does
     levels = drop_groupings_of_three(levels, evidence.acf, evidence.kick_acf, main_pulse=float(pulses[0]))
-    _, rhythm = tempo_model.level_scores(levels, evidence)
+    _, rhythm = tempo_model.level_scores(levels, evidence, main_pulse=float(pulses[0]))
+    accent_term, kick_term = tempo_model.rhythm_terms(levels, evidence, main_pulse=float(pulses[0]))
     accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
-    accent_half, kick_half = (tempo_model._interp(a, levels / 2) for a in (evidence.acf, evidence.kick_acf))
+    accent_half = tempo_model._interp(evidence.acf, levels / 2)
     accent_quarter = tempo_model._interp(evidence.acf, levels / 4)
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
-                      levels, rhythm, float(pulses[0]), accent_at - 0.5 * (accent_half + accent_quarter),
-                      kick_at - kick_half,
+                      levels, rhythm, float(pulses[0]), accent_term, kick_term,
                       accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels),
-                      accent_half - accent_quarter, every_band_rate(features, evidence.onset_rate))
+                      accent_half - accent_quarter, every_band_rate(features, evidence.onset_rate),
+                      tempo_model.level_scores(levels, evidence)[1])
 
 
 def every_band_rate(features: Features, accent_rate: float) -> float:
@@ -675,6 +679,9 @@ ABLATION = {
     "accent against the half beat (v15)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm - 0.5 * t.below),
     "accent against the quarter beat": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 0.5 * t.below),
     "against the quarter, no onset rate": (_SHIPPED_PRIOR, _no_speed, lambda t: t.rhythm + 0.5 * t.below),
+    # Until analyser version 19 a level grouping three or five of the grid's pulses (a dotted
+    # eighth) was judged against its own halves only, which fall between the pulses.
+    "odd groupings against their halves (v18)": (_SHIPPED_PRIOR, _speed(), lambda t: t.halves_only),
 }
 
 

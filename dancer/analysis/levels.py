@@ -11,6 +11,8 @@ competing_levels
     The levels at which the accent or the kick actually recurs.
 drop_groupings_of_three
     The levels less those that are three of the grid's pulses, not a beat.
+odd_spans
+    How many of the grid's pulses (three or five) each level off the grid groups.
 comb_salience, acf_at, in_octave_family
     The comb over a lag's multiples, the periodicity read at fractional lags, and which
     periods lie a whole number of octaves from another.
@@ -28,7 +30,7 @@ import numpy as np
 from dancer.analysis.pulse import COMB_HARMONICS, COMB_MIN_BPM
 
 __all__ = ["ODD_SPANS", "acf_at", "candidate_levels", "comb_salience", "competing_levels",
-           "drop_groupings_of_three", "in_octave_family", "metrical_levels", "pulse_seeds"]
+           "drop_groupings_of_three", "in_octave_family", "metrical_levels", "odd_spans", "pulse_seeds"]
 
 #: Range searched for the most salient pulse (`pulse_seeds`).
 COMB_MAX_BPM = 320.0
@@ -165,6 +167,19 @@ def _binary_grid_first(seeds: np.ndarray) -> np.ndarray:
             if in_octave_family(float(seeds[0]), span * float(seeds[i])):
                 return np.concatenate([seeds[i : i + 1], seeds[:i], seeds[i + 1 :]])
     return seeds
+
+
+def odd_spans(levels: np.ndarray, main_pulse: float) -> np.ndarray:
+    """For each level off the octave family of ``main_pulse``, the odd number of the grid's
+    pulses it spans (`ODD_SPANS`: a dotted eighth is three sixteenths, a quintuple grouping
+    five), as a float; 0 for levels on the grid and for those that group no whole number of its
+    pulses. `tempo.rhythm_terms` judges such a level against the pulse it groups."""
+    levels = np.asarray(levels, dtype=np.float64)
+    spans = np.zeros(levels.shape)
+    off = ~in_octave_family(levels, main_pulse)
+    for span in reversed(ODD_SPANS):
+        spans = np.where(off & in_octave_family(levels / span, main_pulse), float(span), spans)
+    return spans
 
 
 def competing_levels(levels: np.ndarray, acf: np.ndarray, kick_acf: np.ndarray | None = None) -> np.ndarray:

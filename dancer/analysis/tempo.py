@@ -10,7 +10,7 @@ estimate_tempo
 tempo_from_envelopes
     The same from bare envelopes and a frame rate (keyword-only), for callers and tests that
     build their own.
-metrical_levels, candidate_levels, level_scores, pick_level
+metrical_levels, candidate_levels, level_scores, rhythm_terms, pick_level
     The stages, exposed for the benchmark and for tests. The envelopes and their periodicity
     (steps 1 and 2) are `pulse`'s, the candidate levels (step 3) `levels`'.
 
@@ -47,7 +47,10 @@ That is what this module adds:
      "three and") play the beat's eighths as often as not, while its sixteenths are the hats'
      (left out of the accent), so the eighths alone are weak evidence against a level and the
      quarter counts as much. That reads the beat dividing in two from the periodicity, scale
-     free, where `onset_prior` reads it from a count that does not scale with the speed;
+     free, where `onset_prior` reads it from a count that does not scale with the speed. A
+     level off the grid that groups three or five of its pulses (a dotted eighth) is judged
+     against the pulse it groups as well as its halves, which fall between the pulses
+     (`rhythm_terms`);
    - *a tempo prior*: people count beats near 2 Hz (a log-normal prior centred on
      `priors.PRIOR_BPM`, ``PRIOR_OCTAVES`` wide; van Noorden & Moelants 1999, "Resonance in the
      perception of musical pulse", JNMR 28(1)), which decides when the rhythm does not;
@@ -100,6 +103,7 @@ from dancer.analysis.levels import (
     drop_groupings_of_three,
     in_octave_family,
     metrical_levels,
+    odd_spans,
     pulse_seeds,
 )
 from dancer.analysis.priors import octave_certainty, onset_prior, tempo_prior
@@ -113,7 +117,7 @@ from dancer.analysis.pulse import (
 
 __all__ = [
     "TempoResult", "candidate_levels", "comb_salience", "estimate_tempo", "level_scores", "metrical_levels",
-    "octave_certainty", "onset_prior", "pick_level", "tempo_prior", "tempo_from_envelopes",
+    "octave_certainty", "onset_prior", "pick_level", "rhythm_terms", "tempo_prior", "tempo_from_envelopes",
 ]
 
 MIN_SECONDS = 2.0
@@ -348,18 +352,48 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / scale if scale > 0 else x
 
 
+def rhythm_terms(
+    periods: np.ndarray, evidence: PulseEvidence, *, main_pulse: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rhythm term's two parts at each candidate period (frames): the accent's
+    ``acf(p) - (acf(p/2) + acf(p/4)) / 2`` and the kick band's ``acf(p) - acf(p/2)``.
+
+    Given ``main_pulse``, a level off its octave family that spans three or five of the grid's
+    pulses (`levels.odd_spans`: a dotted eighth over sixteenths) is also judged against the
+    pulse it groups: its subdivision is the larger of its halves' periodicity and that pulse's.
+    Its halves fall between the grid's pulses, where nothing recurs, so against them alone
+    such a level rates as a beat with nothing between its own onsets, ahead of the true beat
+    whose eighths are played (a 90 BPM song with a galloping bass was read at 120 in a 5 s
+    excerpt; `benchmarks/tempo_accuracy.py --sets excerpts`). librosa's tempogram shows the
+    peaks; which of them are groupings of the grid is dancer's call.
+    """
+    periods = np.asarray(periods, dtype=np.float64)
+    accent_below = 0.5 * (_interp(evidence.acf, periods / 2) + _interp(evidence.acf, periods / 4))
+    kick_below = _interp(evidence.kick_acf, periods / 2)
+    if main_pulse is not None:
+        spans = odd_spans(periods, main_pulse)
+        grouped = spans > 0
+        pulse = periods / np.where(grouped, spans, 1.0)
+        accent_below = np.maximum(accent_below, np.where(grouped, _interp(evidence.acf, pulse), -np.inf))
+        kick_below = np.maximum(kick_below, np.where(grouped, _interp(evidence.kick_acf, pulse), -np.inf))
+    return (_interp(evidence.acf, periods) - accent_below,
+            _interp(evidence.kick_acf, periods) - kick_below)
+
+
 def level_scores(
-    periods: np.ndarray, evidence: PulseEvidence, *, weight: float | None = None, width: float | None = None
+    periods: np.ndarray, evidence: PulseEvidence, *, main_pulse: float | None = None,
+    weight: float | None = None, width: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score each candidate period (frames) as the dance beat (module docstring, step 4).
 
     For a level of period ``p`` the rhythm term is ``acf(p) - acf(p / 2)`` of the kick band
     (the low-frequency onsets fall on the level and not on its halves) plus
-    ``acf(p) - (acf(p / 2) + acf(p / 4)) / 2`` of the accent (the level recurs more than its
+    ``acf(p) - (acf(p/2) + acf(p/4)) / 2`` of the accent (the level recurs more than its
     subdivisions, the eighths and sixteenths if the level is the beat): the level is not a
-    subdivision of the beat.
+    subdivision of the beat (`rhythm_terms`; given ``main_pulse``, a level grouping three or
+    five of the grid's pulses is judged against that pulse too).
 
-    The accent's term was ``acf(p) - acf(p / 2)`` until analyser version 16. Against the mean
+    The accent's term was ``acf(p) - acf(p/2)`` until analyser version 16. Against the mean
     of the half and the quarter, ``benchmarks/tempo_accuracy.py`` on one machine's caches: the
     octave holds better under speed changes (equivariance 0.917 -> 0.958), excerpts are read
     right more often (5 s 0.765 -> 0.790, 10 s 0.815 -> 0.833, 20 s 0.840 -> 0.858; none got
@@ -380,9 +414,8 @@ def level_scores(
         The rhythm term of each level.
     """
     periods = np.asarray(periods, dtype=np.float64)
-    subdivisions = 0.5 * (_interp(evidence.acf, periods / 2) + _interp(evidence.acf, periods / 4))
-    rhythm = (_interp(evidence.acf, periods) - subdivisions
-              + _interp(evidence.kick_acf, periods) - _interp(evidence.kick_acf, periods / 2))
+    accent, kick = rhythm_terms(periods, evidence, main_pulse=main_pulse)
+    rhythm = accent + kick
     bpm = 60.0 * evidence.frame_rate / periods
     weight = RHYTHM_WEIGHT if weight is None else weight
     prior = tempo_prior(bpm, width=width) + onset_prior(bpm, evidence.onset_rate, width=width)
@@ -407,7 +440,7 @@ def _choose_level(
                                              main_pulse=main_pulse)
         if candidates.size == 1:
             return float(candidates[0]), 1.0
-        scores, _ = level_scores(candidates, evidence)
+        scores, _ = level_scores(candidates, evidence, main_pulse=main_pulse)
         speed = onset_prior(60.0 * evidence.frame_rate / candidates, evidence.onset_rate)
         chosen = pick_level(candidates, scores, main_pulse=main_pulse, grid_scores=scores - speed)
         off_grid = ~in_octave_family(candidates, main_pulse)

@@ -32,7 +32,7 @@ from dancer.analysis.beats import (
 )
 from dancer.analysis.features import FRAME_RATE, extract_features
 from dancer.analysis.levels import _binary_grid_first
-from dancer.analysis.pulse import onset_rate, periodicity, pitch_change, pulse_evidence
+from dancer.analysis.pulse import PulseEvidence, onset_rate, periodicity, pitch_change, pulse_evidence
 from dancer.analysis.tempo import (
     SOFT_ATTACK,
     WEAK_SALIENCE,
@@ -43,6 +43,7 @@ from dancer.analysis.tempo import (
     metrical_levels,
     octave_certainty,
     onset_prior,
+    rhythm_terms,
     tempo_from_envelopes,
 )
 
@@ -478,6 +479,31 @@ def test_level_scores_pick_the_backbeat_level() -> None:
     scores, rhythm = level_scores(periods, evidence)
     assert rhythm[1] > rhythm[2]
     assert int(np.argmax(scores)) == 1
+
+
+def test_a_dotted_eighth_is_judged_against_the_sixteenths_it_groups() -> None:
+    # A 90 BPM groove whose onsets sit on a sixteenth grid and recur at every whole number of
+    # sixteenths alike (0.3), with nothing in between (-0.1): a dotted eighth recurs exactly as
+    # much as the beat. Against its own halves, which fall between the sixteenths, it rated as
+    # a beat with nothing between its onsets, far ahead of the true beat.
+    frame_rate = FRAME_RATE
+    beat = 60.0 * frame_rate / 90.0
+    sixteenth = beat / 4
+    lags = np.arange(int(8 * beat))
+    nearest = np.abs(lags / sixteenth - np.round(lags / sixteenth)) * sixteenth
+    acf = np.where(nearest < 1.0, 0.3, -0.1)
+    acf[:2] = 1.0
+    flat = np.zeros(2000)
+    evidence = PulseEvidence(frame_rate=frame_rate, accent=flat, kick=flat, hats=flat, acf=acf, kick_acf=acf)
+    periods = np.array([beat, 0.75 * beat])
+    accent, kick = rhythm_terms(periods, evidence)
+    assert accent[1] > accent[0] + 0.3 and kick[1] > kick[0] + 0.3
+    accent, kick = rhythm_terms(periods, evidence, main_pulse=beat)
+    assert accent[1] <= accent[0] + 1e-9 and kick[1] <= kick[0] + 1e-9
+    # The beat's own terms do not depend on the grid, and the scores carry the same rhythm.
+    assert np.allclose(rhythm_terms(periods[:1], evidence, main_pulse=beat), rhythm_terms(periods[:1], evidence))
+    _, rhythm = level_scores(periods, evidence, main_pulse=beat)
+    assert np.allclose(rhythm, accent + kick)
 
 
 @pytest.mark.parametrize("seconds", [5.0, 10.0])
