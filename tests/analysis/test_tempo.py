@@ -501,7 +501,8 @@ def test_a_dotted_eighth_is_judged_against_the_sixteenths_it_groups() -> None:
     accent, kick = rhythm_terms(periods, evidence, main_pulse=beat)
     assert accent[1] <= accent[0] + 1e-9 and kick[1] <= kick[0] + 1e-9
     # The beat's own terms do not depend on the grid, and the scores carry the same rhythm.
-    assert np.allclose(rhythm_terms(periods[:1], evidence, main_pulse=beat), rhythm_terms(periods[:1], evidence))
+    on_grid = periods[:1]
+    assert np.allclose(rhythm_terms(on_grid, evidence, main_pulse=beat), rhythm_terms(on_grid, evidence))
     _, rhythm = level_scores(periods, evidence, main_pulse=beat)
     assert np.allclose(rhythm, accent + kick)
 
