@@ -207,11 +207,11 @@ def drop_groupings_of_three(
     grid's pulses in threes (a hemiola, a bar of three), not a beat. All of them when every
     level is such a grouping.
 
-    A third of such a level lies in the octave family of ``main_pulse``. The rhythm term
-    (`tempo.level_scores`) cannot see it: a level three pulses long recurs at its own period
-    and not at its half, which falls between pulses, so it rates as highly as a true beat, and
+    A third of such a level lies in the octave family of ``main_pulse``. Judged against its
+    half alone, which falls between pulses, such a level rates as highly as a true beat, and
     it out-scored the grid's own levels by more than the 3:2 guard's margin (a plain metronome
-    at 240 BPM was read at 80, one at 280 at 93.3). A waltz's beat is no such grouping: a third
+    at 240 BPM was read at 80, one at 280 at 93.3). The levels that stay are judged against
+    that third as well (`tempo.rhythm_terms`, `odd_spans`). A waltz's beat is no such grouping: a third
     of it is no pulse of its grid. A shuffle's beat stays a candidate as long as it recurs more
     strongly at its own period than at its triplet eighths.
     """
