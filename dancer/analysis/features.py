@@ -227,7 +227,15 @@ class FeatureExtractor:
         self._push(np.zeros(N_FFT // 2, dtype=np.float32), flush=True)
         names = ("onset", "onset_low", "onset_high", "rms", "centroid", "flatness", "onset_bands", "chroma")
         if self._chunks:
-            columns = [np.concatenate(c).astype(np.float32) for c in zip(*self._chunks)]
+            # One column at a time, each column's batches dropped once joined: the store is never
+            # held twice over, only the column being joined is (the chroma, half of it).
+            pending = [list(c) for c in zip(*self._chunks)]
+            self._chunks = []
+            columns = []
+            for k in range(len(pending)):
+                batches, pending[k] = pending[k], []
+                columns.append(np.concatenate(batches).astype(np.float32, copy=False))
+                del batches
         else:
             columns = [np.zeros(0, dtype=np.float32) for _ in names]
             columns[-2] = np.zeros((0, len(BAND_EDGES) - 1), dtype=np.float32)

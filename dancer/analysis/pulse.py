@@ -99,7 +99,7 @@ def pulse_evidence(
         accent = pulse_envelope(onset, frame_rate) + kick
         hats, snare, mixed = pulse_envelope(onset, frame_rate), None, None
     else:
-        raw = onset_bands[:, :ACCENT_BANDS].sum(axis=1)
+        raw = onset_bands[:, :ACCENT_BANDS].sum(axis=1, dtype=np.float64)
         accent = _balanced_accent(
             [pulse_envelope(onset_bands[:, b], frame_rate) for b in range(ACCENT_BANDS)]
         )
@@ -188,7 +188,13 @@ def _balanced_accent(pulses: list[np.ndarray]) -> np.ndarray:
     # A band with next to nothing in it (no bass in a string pad) is not raised to the others:
     # its unit would be its noise.
     unit = np.maximum(level, QUIET_BAND * level.max())
-    return float(level.mean()) * np.sum([p / u for p, u in zip(pulses, unit)], axis=0)
+    # Summed band by band into one array (the same additions, in the same order, as summing the
+    # stacked bands), so hours of audio hold no stack of scaled copies.
+    total = pulses[0] / unit[0]
+    for pulse, scale in zip(pulses[1:], unit[1:]):
+        total += pulse / scale
+    total *= float(level.mean())
+    return total
 
 
 def pulse_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
@@ -200,6 +206,7 @@ def pulse_envelope(onset: np.ndarray, frame_rate: float) -> np.ndarray:
     higher than any onset in the music, and in a short excerpt that one frame would swamp the
     autocorrelation and read as no pulse at all.
     """
+    onset = np.asarray(onset, dtype=np.float64)
     width = max(1, int(round(frame_rate)))
     kernel = np.full(width, 1.0 / width)
     trend = np.convolve(onset, kernel, mode="same")

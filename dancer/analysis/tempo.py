@@ -243,7 +243,9 @@ def tempo_from_envelopes(
     onset_low = np.asarray(onset_low, dtype=np.float64)
     if onset.shape != onset_low.shape or onset.ndim != 1:
         raise ValueError("onset envelopes must be 1-D arrays of equal length")
-    bands = None if onset_bands is None else np.asarray(onset_bands, dtype=np.float64)
+    # Kept in the caller's dtype (float32 from `features`): each band is widened to float64 where
+    # it is read (`pulse.pulse_envelope`), so hours of audio never hold a float64 copy of all five.
+    bands = None if onset_bands is None else np.asarray(onset_bands)
     if bands is not None and (bands.ndim != 2 or bands.shape[0] != onset.shape[0] or bands.shape[1] < 3):
         raise ValueError("onset_bands must have shape (n_frames, >= 3)")
     if frame_rate <= 0 or not 0 < min_bpm < max_bpm:
