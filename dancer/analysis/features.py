@@ -4,8 +4,9 @@ Public API
 ----------
 FeatureExtractor
     ``add(block)`` any number of float32 blocks, then ``finish()`` → `Features`. Memory is
-    bounded by one pending batch (~48 s of audio at 22 050 Hz), so a 3-hour DJ mix costs no
-    more than a 3-minute song apart from the per-frame results (92 bytes a frame, 43 MB for 3 h).
+    bounded by one pending batch (`BATCH_FRAMES`, about 12 s of audio at 22 050 Hz), so a
+    3-hour DJ mix costs no more than a 3-minute song apart from the per-frame results (92
+    bytes a frame, 43 MB for 3 h).
 Features
     Per-frame envelopes at ``FRAME_RATE`` frames per second (about 43.07 fps).
 extract_features
