@@ -497,16 +497,17 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     levels = tempo_model.competing_levels(levels, evidence.acf, evidence.kick_acf)
     # as `dancer.analysis.tempo._choose_level` does
     levels = drop_groupings_of_three(levels, evidence.acf, evidence.kick_acf, main_pulse=float(pulses[0]))
-    _, rhythm = tempo_model.level_scores(levels, evidence, main_pulse=float(pulses[0]))
+    # The rhythm term is what `level_scores` adds up; the old rule's for the ablation.
     accent_term, kick_term = tempo_model.rhythm_terms(levels, evidence, main_pulse=float(pulses[0]))
+    halves_only = sum(tempo_model.rhythm_terms(levels, evidence))
     accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
     accent_half = tempo_model._interp(evidence.acf, levels / 2)
     accent_quarter = tempo_model._interp(evidence.acf, levels / 4)
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
-                      levels, rhythm, float(pulses[0]), accent_term, kick_term,
+                      levels, accent_term + kick_term, float(pulses[0]), accent_term, kick_term,
                       accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels),
                       accent_half - accent_quarter, every_band_rate(features, evidence.onset_rate),
-                      tempo_model.level_scores(levels, evidence)[1])
+                      halves_only)
 
 
 def every_band_rate(features: Features, accent_rate: float) -> float:

@@ -230,13 +230,11 @@ class FeatureExtractor:
         if self._chunks:
             # One column at a time, each column's batches dropped once joined: the store is never
             # held twice over, only the column being joined is (the chroma, half of it).
-            pending = [list(c) for c in zip(*self._chunks)]
+            pending = [*zip(*self._chunks)]
             self._chunks = []
             columns = []
-            for k in range(len(pending)):
-                batches, pending[k] = pending[k], []
-                columns.append(np.concatenate(batches).astype(np.float32, copy=False))
-                del batches
+            while pending:
+                columns.append(np.concatenate(pending.pop(0)).astype(np.float32, copy=False))
         else:
             columns = [np.zeros(0, dtype=np.float32) for _ in names]
             columns[-2] = np.zeros((0, len(BAND_EDGES) - 1), dtype=np.float32)
