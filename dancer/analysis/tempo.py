@@ -67,7 +67,9 @@ That is what this module adds:
    sure step 4 is of the octave and against a 3:2 reading (`priors.octave_certainty`). "Beatless"
    means no usable pulse at all: the accent's periodicity at the beat is at the level of
    noise and pads (`BEATLESS_SALIENCE`), or there are no beats to speak of. A weak, swung or
-   drifting pulse is still a beat, with low confidence. Before a track is called beatless,
+   drifting pulse is still a beat, with low confidence. Silence before, between or after the
+   music is no evidence either way: the attack and the onset count are taken over the frames
+   that sound (`pulse.sounding_frames`). Before a track is called beatless,
    steps 3–6 run again on its pitch changes instead of its onsets (`pulse.melodic_evidence`):
    a legato melody over held strings has no attacks, yet its notes change on the beat. It
    is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
@@ -113,6 +115,7 @@ from dancer.analysis.pulse import (
     melodic_evidence,
     pulse_envelope,
     pulse_evidence,
+    sounding_frames,
 )
 
 __all__ = [
@@ -255,7 +258,11 @@ def tempo_from_envelopes(
     if n < MIN_SECONDS * frame_rate or not loud or not np.any(onset > 0):
         return TempoResult.nothing()
 
-    evidence = pulse_evidence(onset=onset, onset_low=onset_low, onset_bands=bands, frame_rate=frame_rate)
+    sounding = None
+    if rms is not None and np.shape(rms) == (n,):
+        sounding = sounding_frames(rms, floor=SILENCE_RMS, frame_rate=frame_rate)
+    evidence = pulse_evidence(onset=onset, onset_low=onset_low, onset_bands=bands, frame_rate=frame_rate,
+                              sounding=sounding)
     result = _read(evidence, bands=bands, min_bpm=min_bpm, max_bpm=max_bpm)
     if result.beatless and chroma is not None and evidence.attack >= STILL_ATTACK:
         chroma = np.asarray(chroma, dtype=np.float64)

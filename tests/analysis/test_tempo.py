@@ -32,7 +32,14 @@ from dancer.analysis.beats import (
 )
 from dancer.analysis.features import FRAME_RATE, extract_features
 from dancer.analysis.levels import _binary_grid_first
-from dancer.analysis.pulse import PulseEvidence, onset_rate, periodicity, pitch_change, pulse_evidence
+from dancer.analysis.pulse import (
+    PulseEvidence,
+    onset_rate,
+    periodicity,
+    pitch_change,
+    pulse_evidence,
+    sounding_frames,
+)
 from dancer.analysis.tempo import (
     SOFT_ATTACK,
     WEAK_SALIENCE,
@@ -246,6 +253,41 @@ def test_a_fast_metronome_is_read_at_an_octave_of_it_with_the_doubt_in_its_confi
 def test_a_fast_plain_groove_is_not_halved(bpm: float) -> None:
     r = analyse(plain_groove(bpm))
     assert r.bpm == pytest.approx(bpm, rel=0.01)
+
+
+def _in_silence(y: np.ndarray, before: float, after: float) -> np.ndarray:
+    return np.concatenate([np.zeros(int(before * SR), np.float32), y, np.zeros(int(after * SR), np.float32)])
+
+
+@pytest.mark.parametrize("before, after", [(0.0, 90.0), (90.0, 30.0)])
+@pytest.mark.parametrize("bpm, make", [(66.0, backbeat_ballad), (90.0, soft_drum), (120.0, clicks)])
+def test_silence_around_music_is_no_evidence_against_its_beat(bpm, make, before, after) -> None:
+    # A song and then minutes of silence (a CD's hidden track comes after them), or a long
+    # silent lead-in: the attack and the onset count were taken over the silence too, and with
+    # three-quarters of the file silent all three were called beatless.
+    alone = analyse(make(bpm))
+    r = analyse(_in_silence(make(bpm), before, after))
+    assert not r.beatless
+    assert r.bpm == pytest.approx(bpm, rel=0.01)
+    assert r.confidence >= alone.confidence - 0.1
+
+
+def test_silence_does_not_give_a_pad_a_beat() -> None:
+    assert analyse(_in_silence(pad(), 60.0, 30.0)).beatless
+
+
+def test_onset_rate_counts_only_the_windows_that_sound() -> None:
+    features = extract_features(_in_silence(clicks(120.0), 60.0, 30.0), sample_rate=SR)
+    rms = features.rms
+    sounding = sounding_frames(rms, floor=1e-4, frame_rate=features.frame_rate)
+    music = slice(int(60.0 * features.frame_rate), int(90.0 * features.frame_rate))
+    # The rests between clicks belong to the music; the silence around it does not.
+    assert sounding[music].all() and sounding.mean() < 0.4
+    fr = features.frame_rate
+    envelope = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
+                              onset_bands=features.onset_bands, frame_rate=fr).accent
+    assert onset_rate(envelope, frame_rate=fr) < 1.0
+    assert onset_rate(envelope, frame_rate=fr, sounding=sounding) == pytest.approx(2.0, abs=0.2)
 
 
 @pytest.mark.parametrize("bpm", [240.0, 280.0])
