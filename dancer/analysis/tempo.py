@@ -69,7 +69,8 @@ That is what this module adds:
    noise and pads (`BEATLESS_SALIENCE`), or there are no beats to speak of. A weak, swung or
    drifting pulse is still a beat, with low confidence. Silence before, between or after the
    music is no evidence either way: the attack and the onset count are taken over the frames
-   that sound (`pulse.sounding_frames`). Before a track is called beatless,
+   that sound (`pulse.sounding_frames`), and the attack in the most struck section, so a long
+   pad intro does not hide the beat after it. Before a track is called beatless,
    steps 3–6 run again on its pitch changes instead of its onsets (`pulse.melodic_evidence`):
    a legato melody over held strings has no attacks, yet its notes change on the beat. It
    is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
@@ -504,7 +505,8 @@ def _confidence(
     breakbeat recurs by the bar more than by the beat): noise, speech and pads stay below
     0.17, steady music reaches 0.25–0.9, and a 5-second excerpt of a clear beat can fall to
     0.057 (one window of autocorrelation is noisy; see below). ``attack`` is
-    the 95th percentile of the accent's onset strength (log-spectral flux, so nearly
+    the 95th percentile of the accent's onset strength in the track's most struck section
+    (`pulse._attack`; log-spectral flux, so nearly
     independent of the mastering level): sustained pads, strings and drones stay near 0.1–0.25
     while anything struck or plucked reaches 0.35 and more.
 

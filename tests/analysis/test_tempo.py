@@ -272,6 +272,24 @@ def test_silence_around_music_is_no_evidence_against_its_beat(bpm, make, before,
     assert r.confidence >= alone.confidence - 0.1
 
 
+@pytest.mark.parametrize("bpm, make", [(66.0, backbeat_ballad), (90.0, soft_drum)])
+def test_a_beat_after_a_long_pad_intro_is_a_beat(bpm, make) -> None:
+    # The attack was one percentile over the whole track: after a 90 s pad, the ballad's
+    # onsets were too few a share of its frames, and it was called beatless.
+    r = analyse(np.concatenate([pad(90.0), make(bpm)]))
+    assert not r.beatless
+    assert r.bpm == pytest.approx(bpm, rel=0.02)
+
+
+def test_a_pad_struck_at_random_stays_beatless() -> None:
+    rng = np.random.default_rng(3)
+    times = np.sort(rng.uniform(1.0, 118.0, 60))
+    hits = drum_render([(t, "kick" if k % 2 else "snare", 1.0) for k, t in enumerate(times)], 120.0)
+    y = pad(120.0)
+    n = min(len(y), len(hits))
+    assert analyse(y[:n] + hits[:n]).beatless
+
+
 def test_silence_does_not_give_a_pad_a_beat() -> None:
     assert analyse(_in_silence(pad(), 60.0, 30.0)).beatless
 
