@@ -602,7 +602,22 @@ def tempo_equivariance_pairs(item: LabelledItem, factors: Sequence[float] = (0.9
 
 
 #: The recording conditions `degraded_copies` simulates, in order; "clean" is the unaltered cut.
-DEGRADATIONS = ("clean", "telephone", "noise", "reverb", "quiet", "mp3-32k")
+#: The last three are how a whole file can differ from the music in it: minutes of silence
+#: after it (a CD's hidden track comes after them), a long beatless intro, and one channel
+#: wired in inverted polarity.
+DEGRADATIONS = ("clean", "telephone", "noise", "reverb", "quiet", "mp3-32k", "silence-after", "pad-intro",
+                "inverted")
+#: Seconds of silence after the cut ("silence-after") and of pad before it ("pad-intro").
+GAP_SECONDS = 90.0
+
+
+def _pad(seconds: float, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A sustained five-note chord in slow swells (0.05–0.2 Hz), with 3-s fades: no attacks."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6))
+            * (0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t))
+            for f in (220.0, 277.2, 329.6, 440.0, 554.4))
+    return y * np.minimum(1.0, t / 3.0) * np.minimum(1.0, (seconds - t) / 3.0)
 
 
 def _degrade(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, int]:
@@ -635,6 +650,14 @@ def _degrade(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator) -> tup
                             "-ar", "22050", str(mp3)], check=True)
             z, sr = sf.read(str(mp3), dtype="float32", always_2d=True)
             y = z.astype(np.float64)
+    elif kind == "silence-after":
+        y = np.concatenate([y, np.zeros((int(GAP_SECONDS * sr), y.shape[1]))])
+    elif kind == "pad-intro":  # at the music's RMS
+        pad = _pad(GAP_SECONDS, sr, rng)
+        pad *= np.sqrt(np.mean(y**2) / np.mean(pad**2))
+        y = np.concatenate([np.repeat(pad[:, None], y.shape[1], axis=1), y])
+    elif kind == "inverted":
+        y = np.concatenate([y[:, :1], -y[:, -1:]], axis=1)
     elif kind != "clean":
         raise ValueError(f"unknown degradation {kind!r}")
     return np.clip(y, -1.0, 1.0).astype(np.float32), sr
@@ -644,7 +667,9 @@ def degraded_copies(items: Sequence[LabelledItem], *, cache_dir: Path | None = N
                     seconds: float = 30.0) -> list[LabelledItem]:
     """The middle ``seconds`` of each labelled item under each of `DEGRADATIONS`: band-limited
     to a telephone's 300-3400 Hz, pink noise 10 dB down, a 2-second hall reverb, 20 dB
-    quieter, and a 32 kbps mono MP3 (skipped without ``ffmpeg``). The source becomes
+    quieter, a 32 kbps mono MP3 (skipped without ``ffmpeg``), followed by `GAP_SECONDS` of
+    digital silence, after a pad intro as long and as loud (`_pad`), and in stereo with the
+    second channel's polarity inverted (a mono item becomes ``(x, -x)``). The source becomes
     ``degraded/KIND`` and the name ``NAME@KIND``; labels stay. Cached as WAV under
     ``cache_dir / "degraded"``.
     """
