@@ -375,8 +375,9 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float, sounding: np.ndarray 
     "Modeling the perception of tempo", JASA 137(6)), and `tempo.onset_prior` reads it. The
     median keeps an intro, a breakdown or a fill from setting the rate of a whole song. The
     rate should scale with playback speed, and only partly does: on ×0.90 / ×1.12 copies it
-    moved a median of about 0.4 as far as the speed (log terms; 0.40 and 0.41 on two machines'
-    renders, 0.34 before `_peak_frames`) on the benchmark's 24 labelled songs, the wrong way
+    moved a median of 0.50 as far as the speed (log terms; 0.40 and 0.41 on two machines'
+    renders before the windows were weighted, 0.34 before `_peak_frames`) on the benchmark's
+    24 labelled songs, the wrong way
     on some of their copies, and the wrong way on most of Wesnoth's orchestral music
     (``python benchmarks/tempo_accuracy.py --sets equivariance,wesnoth``): how many peaks a
     picker finds in a dense mix depends on its thresholds as much as on the music.
