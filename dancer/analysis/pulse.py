@@ -169,7 +169,9 @@ def _attack(raw: np.ndarray, sounding: np.ndarray | None, frame_rate: float) -> 
     the k windows that span that long; the smallest if there are fewer; every frame and
     window without a mask, or when none sounds).
 
-    One percentile over the whole track was one over its intro too: a 30 s ballad after a
+    librosa gives the onset strength this reads, not how struck a track is, which is what
+    tells a pad from a played beat (`tempo._confidence`). One percentile over the whole track
+    was one over its intro too: a 30 s ballad after a
     90 s pad had its onsets in a quarter of the frames, its attack fell below
     `tempo.STILL_ATTACK` and it was called beatless
     (``test_a_beat_after_a_long_pad_intro_is_a_beat``). A pad struck at random (60 kick and
