@@ -183,17 +183,29 @@ def _attack(raw: np.ndarray, sounding: np.ndarray | None, frame_rate: float) -> 
         return 0.0
     if sounding is None or not sounding.any():
         sounding = np.ones(n, dtype=bool)
-    window = max(1, min(n, int(round(WINDOW_SECONDS * frame_rate))))
-    hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
-    values = []
-    for start in range(0, max(1, n - window + 1), hop):
-        heard = sounding[start : start + window]
-        if 2 * int(heard.sum()) >= heard.shape[0]:
-            values.append(float(np.percentile(raw[start : start + window][heard], 95)))
+    window, starts = _windows(n, frame_rate)
+    values = [float(np.percentile(raw[s : s + window][sounding[s : s + window]], 95))
+              for s in starts[_half_sounding(sounding, starts, window)]]
     if not values:
         return float(np.percentile(raw, 95))
     span = 1 + max(0, int(round((ATTACK_SECONDS - WINDOW_SECONDS) / WINDOW_HOP_SECONDS)))
     return sorted(values, reverse=True)[min(span, len(values)) - 1]
+
+
+def _windows(n: int, frame_rate: float, *, shortest: int = 1) -> tuple[int, np.ndarray]:
+    """The length (frames) and first frames of the ``WINDOW_SECONDS`` windows every
+    ``WINDOW_HOP_SECONDS`` over ``n`` frames that `periodicity`, `onset_rate` and `_attack`
+    read; one window, at least ``shortest`` long, over a shorter signal."""
+    window = max(shortest, min(n, int(round(WINDOW_SECONDS * frame_rate))))
+    hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
+    return window, np.arange(0, max(1, n - window + 1), hop)
+
+
+def _half_sounding(sounding: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """Which of the windows (first frames ``starts``, ``window`` long) have at least half their
+    frames sounding (``sounding``, `sounding_frames`)."""
+    sounded = np.concatenate(([0], np.cumsum(sounding)))
+    return sounded[np.minimum(starts + window, sounding.shape[0])] - sounded[starts] >= 0.5 * window
 
 
 def _max_lag(frame_rate: float) -> int:
@@ -313,15 +325,13 @@ def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.
 
     envelope = np.asarray(envelope, dtype=np.float64)
     n = envelope.shape[0]
-    window = max(2, min(n, int(round(WINDOW_SECONDS * frame_rate))))
+    window, starts = _windows(n, frame_rate, shortest=2)
     # Lags past half the window rest on less than half of it: too noisy to compare.
     max_lag = min(max_lag, window // 2)
-    hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
     total = np.zeros(max_lag + 1)
     weight = 0.0
     overlap = (window - np.arange(max_lag + 1)) / window
     # Batches of windows keep the transient arrays small for a long file.
-    starts = np.arange(0, max(1, n - window + 1), hop)
     if starts[-1] + window < n:
         starts = np.append(starts, n - window)
     for first in range(0, starts.size, 64):
@@ -399,13 +409,10 @@ def onset_rate(envelope: np.ndarray, *, frame_rate: float, sounding: np.ndarray 
     mean = max(1, int(round(PEAK_MEAN_SECONDS * frame_rate)))
     peaks = librosa.util.peak_pick(envelope, pre_max=near, post_max=near, pre_avg=mean, post_avg=mean,
                                    delta=PEAK_FLOOR * top, wait=near)
-    window = max(1, min(n, int(round(WINDOW_SECONDS * frame_rate))))
-    hop = max(1, int(round(WINDOW_HOP_SECONDS * frame_rate)))
-    starts = np.arange(0, max(1, n - window + 1), hop)
+    window, starts = _windows(n, frame_rate)
     counts = np.searchsorted(peaks, starts + window) - np.searchsorted(peaks, starts)
     if sounding is not None:
-        sounded = np.concatenate(([0], np.cumsum(sounding)))
-        full = sounded[np.minimum(starts + window, n)] - sounded[starts] >= 0.5 * window
+        full = _half_sounding(sounding, starts, window)
         if full.any():
             counts, starts = counts[full], starts[full]
     # Each window weighs the square root of its energy, as in `periodicity`.
