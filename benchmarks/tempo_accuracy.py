@@ -498,7 +498,8 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
                               onset_bands=features.onset_bands, frame_rate=features.frame_rate)
     pulses = tempo_model.pulse_seeds(evidence.acf, frame_rate=features.frame_rate)
     levels = tempo_model.candidate_levels(evidence.acf, pulses, frame_rate=features.frame_rate,
-                                          min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM)
+                                          min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM,
+                                          kick_acf=evidence.kick_acf)
     if levels.size == 0:
         return None
     levels = tempo_model.competing_levels(levels, evidence.acf, evidence.kick_acf)

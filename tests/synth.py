@@ -336,6 +336,26 @@ def double_bass(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> n
     return drum_render(events, seconds)
 
 
+def five_four_vamp(bpm: float, seconds: float = 30.0, *, offset: float = 0.25, seed: int = 0) -> np.ndarray:
+    """A 5/4 jazz vamp after MMA's groove for "Take Five": a soft hat on every beat, the bass
+    on 1½, 2½, 3, 4 and 5, piano stabs on 1½, 3 and 5, snares on 2, 3, 4, 4½ and 5½ and a low
+    drum on one, each of those two dropped at random (seeded) as a drummer varies them."""
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    events = []
+    for bar in range(int(seconds / (5 * period)) + 1):
+        def at(beat: float, bar: int = bar) -> float:
+            return offset + (bar * 5 + beat - 1) * period
+        events += [(at(beat), "hat", 0.4) for beat in range(1, 6)]
+        bass = ((1.5, 1.0), (2.5, 0.8), (3, 0.8), (4, 1.0), (5, 0.6))
+        events += [(at(beat), "bass", gain) for beat, gain in bass]
+        events += [(at(beat), "snare", 0.5) for beat in (2, 3, 4, 4.5, 5.5) if rng.random() > 0.4]
+        if rng.random() > 0.4:
+            events.append((at(1), "kick", 0.8))
+        events += [(at(beat), "click", 0.5) for beat in (1.5, 3, 5)]
+    return drum_render(events, seconds)
+
+
 def pad(seconds: float = 30.0, *, seed: int = 0) -> np.ndarray:
     """A sustained chord with slow swells and no attacks."""
     rng = np.random.default_rng(seed)

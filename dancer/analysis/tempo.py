@@ -32,7 +32,8 @@ That is what this module adds:
    energy, averaged (Grosche & Müller 2011).
 3. Metrical levels: the strongest comb-salience peaks (periodicity summed at 1–4 times a lag)
    seed octave families; their members in 40–300 BPM are the candidate beat periods, with
-   the thirds of the main seed when it divides in three (a waltz's bar; `candidate_levels`).
+   the thirds of the main seed when it divides in three (a waltz's bar) and its fifths when it
+   groups five pulses (a 5/4 vamp, a riff in fives; `candidate_levels`).
    A main seed that spans three or five pulses of another seed yields to it, and a level
    made of three of the grid's pulses is no candidate (all of step 3 is `levels`'). A level
    competes where the accent or the kick band recurs (`competing_levels`): in a
@@ -291,7 +292,8 @@ def _read(
     n = evidence.accent.shape[0]
     acf = evidence.acf
     seeds = pulse_seeds(acf, frame_rate=frame_rate)
-    levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm)
+    levels = candidate_levels(acf, seeds, frame_rate=frame_rate, min_bpm=min_bpm, max_bpm=max_bpm,
+                              kick_acf=evidence.kick_acf)
     if levels.size == 0:
         return TempoResult(bpm=None, confidence=0.0, beatless=True)
     level, pulse_level, certainty = _choose_level(levels, evidence, main_pulse=float(seeds[0]))

@@ -15,6 +15,7 @@ from synth import (
     dense_groove,
     double_bass,
     drum_render,
+    five_four_vamp,
     pad,
     pattern,
     plain_groove,
@@ -31,7 +32,7 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import FRAME_RATE, extract_features
-from dancer.analysis.levels import _binary_grid_first
+from dancer.analysis.levels import _binary_grid_first, candidate_levels, pulse_seeds
 from dancer.analysis.pulse import (
     PulseEvidence,
     onset_rate,
@@ -607,6 +608,31 @@ def test_a_compound_beat_is_read_at_the_dotted_quarter(
                              frame_rate=FRAME_RATE)
     assert not r.beatless
     assert r.bpm == pytest.approx(bpm, rel=0.02)
+
+
+@pytest.mark.parametrize("bpm", [150.0, 160.0, 170.0, 180.0])
+def test_a_five_four_vamp_is_read_on_its_beat_or_doubted(bpm: float) -> None:
+    # The vamp's figure repeats every five beats, and two bars comb best, so the octave family
+    # of the bar held every candidate: 2½ beats (64 BPM at 160), 1¼, 5. It was read at 2½
+    # beats with confidence 0.93-0.99. The bar's fifths (the beat's family) are candidates now
+    # (levels.candidate_levels): they lie off the bar's grid, so the 3:2 guard still keeps
+    # the reading, but they are its rivals, and the confidence says so.
+    r = analyse(five_four_vamp(bpm))
+    assert not r.beatless
+    octaves = np.log2(r.bpm / bpm)
+    assert abs(octaves - round(octaves)) < 0.03 or r.confidence < 0.3
+
+
+def test_the_beat_under_a_five_beat_figure_is_a_candidate() -> None:
+    features = extract_features(five_four_vamp(170.0), sample_rate=SR)
+    evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
+                              onset_bands=features.onset_bands, frame_rate=features.frame_rate)
+    seeds = pulse_seeds(evidence.acf, frame_rate=features.frame_rate)
+    octaves = np.log2(60.0 * features.frame_rate / seeds[0] / 170.0)
+    assert abs(octaves - round(octaves)) > 0.1  # the main pulse is in no octave of the beat
+    levels = candidate_levels(evidence.acf, seeds, frame_rate=features.frame_rate, min_bpm=40.0,
+                              max_bpm=300.0, kick_acf=evidence.kick_acf)
+    assert np.min(np.abs(60.0 * features.frame_rate / levels / 170.0 - 1)) < 0.02
 
 
 @pytest.mark.parametrize("seconds", [5.0, 10.0])
