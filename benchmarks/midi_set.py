@@ -36,7 +36,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tempo_set import LabelledItem, _render, _trim_tail, default_cache_dir, print_items  # noqa: E402
+from tempo_set import LabelledItem, default_cache_dir, print_items, render_trimmed  # noqa: E402
 
 OPENMSX_ROOT = Path("/usr/share/games/openttd/baseset/openmsx")
 #: A song is kept when tempos other than its dominant one last at most this share of it.
@@ -123,21 +123,8 @@ def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT
                   f"labelled {bpm / pulse:.2f} BPM, not its MIDI tempo {bpm:g}", file=sys.stderr)
         chosen.append((path.stem, midi, round(bpm / pulse, 2), meter))
 
-    def render(job: tuple[str, mido.MidiFile, float, int]) -> Path | None:
-        name, midi = job[0], job[1]
-        try:
-            wav = _render(midi, out_dir, name)
-        except (RuntimeError, OSError) as error:
-            print(f"warning: {error}; skipped", file=sys.stderr)
-            return None
-        trimmed = wav.with_suffix(".trimmed")
-        if not trimmed.exists():
-            _trim_tail(wav)
-            trimmed.touch()
-        return wav
-
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        paths = list(pool.map(render, chosen))
+        paths = list(pool.map(lambda job: render_trimmed(job[1], out_dir, job[0]), chosen))
     return [
         LabelledItem(path, bpm, meter, "midi", "openmsx", name, sf.info(str(path)).duration)
         for (name, _, bpm, meter), path in zip(chosen, paths)

@@ -36,7 +36,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tempo_set import LabelledItem, _render, _trim_tail, default_cache_dir, print_items  # noqa: E402
+from tempo_set import LabelledItem, default_cache_dir, print_items, render_trimmed  # noqa: E402
 
 MMA_LIBRARY = Path("/usr/share/mma/lib/stdlib")
 #: (groove, file in `MMA_LIBRARY`, quarter notes per minute, beats a bar, style). The tempos
@@ -137,8 +137,10 @@ def compile_groove(groove: str, bpm: float, beats: int) -> mido.MidiFile:
     with tempfile.TemporaryDirectory() as tmp:
         source, midi = Path(tmp) / "song.mma", Path(tmp) / "song.mid"
         source.write_text(mma_source(groove, bpm, beats))
-        result = subprocess.run(["mma", str(source), "-f", str(midi)], capture_output=True, text=True,
-                                timeout=120)
+        # Relative names: MMA writes its input's path into the MIDI file, and a render is
+        # cached by the file's bytes.
+        result = subprocess.run(["mma", source.name, "-f", midi.name], cwd=tmp, capture_output=True,
+                                text=True, timeout=120)
         if result.returncode or not midi.exists():
             output = (result.stdout + result.stderr).strip()
             raise RuntimeError(f"mma failed on groove {groove}: {output[-300:]}")
@@ -158,16 +160,7 @@ def load_mma_set(cache_dir: Path | None = None, *, root: Path = MMA_LIBRARY,
 
     def render(job: tuple[str, str, float, int, str]) -> Path | None:
         groove, _, bpm, beats, _ = job
-        try:
-            wav = _render(compile_groove(groove, bpm, beats), out_dir, _name(groove, bpm))
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
-            print(f"warning: {error}; skipped", file=sys.stderr)
-            return None
-        trimmed = wav.with_suffix(".trimmed")
-        if not trimmed.exists():
-            _trim_tail(wav)
-            trimmed.touch()
-        return wav
+        return render_trimmed(lambda: compile_groove(groove, bpm, beats), out_dir, _name(groove, bpm))
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         paths = list(pool.map(render, wanted))

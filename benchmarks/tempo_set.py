@@ -1349,6 +1349,22 @@ def _trim_tail(path: Path, floor_db: float = -60.0, keep: float = 0.5) -> None:
         _write(path, y, sr, "WAV")
 
 
+def render_trimmed(midi: mido.MidiFile | Callable[[], mido.MidiFile], out_dir: Path,
+                   name: str) -> Path | None:
+    """``midi`` (or what calling it returns) rendered by `_render` with its silent tail cut
+    once (`_trim_tail`); None, with a warning naming the error, when either step fails."""
+    try:
+        wav = _render(midi() if callable(midi) else midi, out_dir, name)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        print(f"warning: {error}; skipped", file=sys.stderr)
+        return None
+    trimmed = wav.with_suffix(".trimmed")
+    if not trimmed.exists():
+        _trim_tail(wav)
+        trimmed.touch()
+    return wav
+
+
 def _encode_mp3(wav: Path, bitrate: str, out_dir: Path) -> Path:
     """``wav`` as a 44.1 kHz MP3 at ``bitrate`` (LAME via ffmpeg), cached by the WAV's name (which
     carries its content key) and the bitrate."""
