@@ -5,17 +5,20 @@ Debian's ``mma`` (Musical MIDI Accompaniment, GPL-2) ships a library of grooves 
 authors wrote by hand for dozens of styles: ballroom (waltz, Viennese waltz, tango, foxtrot,
 quickstep, rumba, cha-cha, samba, jive), Latin (bossa nova, mambo, salsa, son, bolero),
 rock, pop and soul, ballads, blues and shuffles, country and bluegrass, jazz from ballads to
-bebop, jazz and musette waltzes, a 5/4, disco and trance. `GROOVES` picks one groove of each
-style; MMA plays it over a plain chord progression at the tempo given there, and fluidsynth
-renders the MIDI with the FluidR3 SoundFont (the renderer of the synthetic banks and OpenMSX).
+bebop, jazz and musette waltzes, a 5/4, 12/8 and 6/8 grooves, disco and trance. `GROOVES`
+picks one groove of each style; MMA plays it over a plain chord progression at the tempo given
+there, and fluidsynth renders the MIDI with the FluidR3 SoundFont (the renderer of the
+synthetic banks and OpenMSX).
 The sound is synthetic; the patterns, their instruments and their accents are MMA's authors',
 which no constant of dancer was fitted or chosen on.
 
-The label is the tempo MMA plays, its quarter-note rate: that is exactly the render's grid,
-whatever tempo is chosen in `GROOVES`. As with OpenMSX and LMMS it is the notated beat, and
-the felt beat may be half or double it. Several of MMA's styles are notated at double speed:
-their documentation says to "double up the tempo" (quickstep, samba, polka, ska, merengue).
-Acc2 and the beatless flag do not depend on that convention. Acc1 does.
+The label is the tempo MMA plays, the rate of its beat unit (the quarter note, but in the
+6/8 grooves): that is exactly the render's grid, whatever tempo is chosen in `GROOVES`. As
+with OpenMSX and LMMS it is the notated beat, and the felt beat may be half or double it.
+Several of MMA's styles are notated at double speed: their documentation says to "double up
+the tempo" (quickstep, samba, polka, ska, merengue), and the 6/8 grooves count eighths or a
+four-beat grid, not the dotted-quarter beat. Acc2 (which counts a third of the label too) and
+the beatless flag do not depend on those conventions. Acc1 does.
 
 Run ``python benchmarks/mma_set.py [CACHE_DIR]`` to render and list the set.
 """
@@ -113,6 +116,15 @@ GROOVES: tuple[tuple[str, str, float, int, str], ...] = (
     ("FrenchWaltz", "frenchwaltz", 160, 3, "waltz"),
     ("RockWaltz", "rockwaltz", 100, 3, "waltz"),
     # other
+    # compound time: 12/8 notated in 4/4 (the quarter is the dotted-quarter beat), 6/8 in six
+    # (the label is the eighth, a third of the beat) or in four (the label is half the beat)
+    ("Blues128", "blues128", 60, 4, "blues"),
+    ("Ballad128", "ballad128", 58, 4, "ballad"),
+    ("Rock128", "rock-128", 70, 4, "rock"),
+    ("Ballad68", "ballad68", 100, 4, "ballad"),
+    ("Blues68", "blues68", 165, 6, "blues"),
+    ("68Swing", "68swing", 240, 6, "jazz"),
+    ("68March", "68march", 116, 2, "march"),
     ("Spiritual", "spiritual", 100, 4, "gospel"),
     ("ShowTune", "showtune", 120, 4, "broadway"),
 )

@@ -26,8 +26,9 @@ any machine and cached under `tempo_set.default_cache_dir()`):
   groove; a djembe ensemble with bells and dununba), from the same kits' samples at three
   tempos each (`kit_set.PERCUSSION`); held out. A pulse carried by hands is a beat: none may be
   flagged beatless.
-- ``mma``: 64 accompaniment grooves of Debian's ``mma`` (ballroom, Latin, rock, soul, disco,
-  trance, ballads, blues, country, polka, jazz from ballads to bebop, waltzes, a 5/4), which
+- ``mma``: 71 accompaniment grooves of Debian's ``mma`` (ballroom, Latin, rock, soul, disco,
+  trance, ballads, blues, country, polka, jazz from ballads to bebop, waltzes, a 5/4, 12/8 and
+  6/8), which
   MMA's authors wrote by hand, played over a chord progression and rendered by fluidsynth,
   labelled by the quarter-note rate MMA plays (`benchmarks/mma_set.py`); held out. Several
   styles are notated at double speed, so Acc2 and the beatless flag are what it judges.
