@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tempo_set import LabelledItem, default_cache_dir, print_items, render_trimmed  # noqa: E402
 
 MMA_LIBRARY = Path("/usr/share/mma/lib/stdlib")
-#: (groove, file in `MMA_LIBRARY`, quarter notes per minute, beats a bar, style). The tempos
+#: (groove, file in `MMA_LIBRARY`, MMA's beats a minute, its beats a bar, style). The tempos
 #: are the styles' usual ones (the ballroom dances at the WDSF's bars per minute times the
 #: beats of a bar), doubled where the groove's documentation says to double them.
 GROOVES: tuple[tuple[str, str, float, int, str], ...] = (

@@ -28,10 +28,10 @@ any machine and cached under `tempo_set.default_cache_dir()`):
   flagged beatless.
 - ``mma``: 71 accompaniment grooves of Debian's ``mma`` (ballroom, Latin, rock, soul, disco,
   trance, ballads, blues, country, polka, jazz from ballads to bebop, waltzes, a 5/4, 12/8 and
-  6/8), which
-  MMA's authors wrote by hand, played over a chord progression and rendered by fluidsynth,
-  labelled by the quarter-note rate MMA plays (`benchmarks/mma_set.py`); held out. Several
-  styles are notated at double speed, so Acc2 and the beatless flag are what it judges.
+  6/8), which MMA's authors wrote by hand, played over a chord progression and rendered by
+  fluidsynth, labelled by the beats a minute MMA plays (`benchmarks/mma_set.py`); held out.
+  Several styles are notated at double speed and the 6/8 ones in eighths, so Acc2 and the
+  beatless flag are what it judges.
 - ``openmsx``: Debian's ``openttd-openmsx``, 30 MIDI songs written by people (blues, boogie,
   swing, ragtime, country, rock, funk), rendered by fluidsynth and labelled by their MIDI tempo
   (`benchmarks/midi_set.py`); a fourth source for leave one source out.

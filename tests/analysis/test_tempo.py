@@ -614,9 +614,9 @@ def test_a_compound_beat_is_read_at_the_dotted_quarter(
 def test_a_five_four_vamp_is_read_on_its_beat_or_doubted(bpm: float) -> None:
     # The vamp's figure repeats every five beats, and two bars comb best, so the octave family
     # of the bar held every candidate: 2½ beats (64 BPM at 160), 1¼, 5. It was read at 2½
-    # beats with confidence 0.93-0.99. The bar's fifths (the beat's family) are candidates now
-    # (levels.candidate_levels): they lie off the bar's grid, so the 3:2 guard still keeps
-    # the reading, but they are its rivals, and the confidence says so.
+    # beats with confidence 0.65-0.99 (analyser version 20). The bar's fifths (the beat's
+    # family) are candidates now (levels.candidate_levels): they lie off the bar's grid, so
+    # the 3:2 guard still keeps the reading, but they are its rivals, and the confidence says so.
     r = analyse(five_four_vamp(bpm))
     assert not r.beatless
     octaves = np.log2(r.bpm / bpm)
