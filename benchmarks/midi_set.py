@@ -105,7 +105,7 @@ def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT
         return []
     out_dir = Path(cache_dir or default_cache_dir()) / "openmsx"
     out_dir.mkdir(parents=True, exist_ok=True)
-    chosen: list[tuple[str, mido.MidiFile, float, int]] = []
+    chosen: list[tuple[str, mido.MidiFile, float, int, bool]] = []
     for path in files:
         try:
             midi = mido.MidiFile(str(path))
@@ -121,13 +121,16 @@ def load_openmsx_set(cache_dir: Path | None = None, *, root: Path = OPENMSX_ROOT
         if pulse != 1.0:
             print(f"note: {path.stem} recurs at {pulse:g} of its quarter note; "
                   f"labelled {bpm / pulse:.2f} BPM, not its MIDI tempo {bpm:g}", file=sys.stderr)
-        chosen.append((path.stem, midi, round(bpm / pulse, 2), meter))
+        chosen.append((path.stem, midi, round(bpm / pulse, 2), meter, pulse == 1.0))
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         paths = list(pool.map(lambda job: render_trimmed(job[1], out_dir, job[0]), chosen))
+    # The MIDI file's tempo map places the beats (`tempo_set.chart_beats`) where the label is its
+    # quarter note.
     return [
-        LabelledItem(path, bpm, meter, "midi", "openmsx", name, sf.info(str(path)).duration)
-        for (name, _, bpm, meter), path in zip(chosen, paths)
+        LabelledItem(path, bpm, meter, "midi", "openmsx", name, sf.info(str(path)).duration,
+                     chart=path.with_name(f"{name}.mid") if quarter else None)
+        for (name, _, bpm, meter, quarter), path in zip(chosen, paths)
         if path is not None
     ]
 

@@ -178,7 +178,7 @@ def load_mma_set(cache_dir: Path | None = None, *, root: Path = MMA_LIBRARY,
         paths = list(pool.map(render, wanted))
     return [
         LabelledItem(path, float(bpm), beats, style, "mma", _name(groove, bpm), sf.info(str(path)).duration,
-                     note=f"MMA groove {groove}")
+                     note=f"MMA groove {groove}", chart=path.with_name(f"{_name(groove, bpm)}.mid"))
         for (groove, _, bpm, beats, style), path in zip(wanted, paths)
         if path is not None
     ]

@@ -235,16 +235,26 @@ def nearest_hits(times: np.ndarray | None, grid: np.ndarray) -> float:
     return float(np.mean(gap <= BEAT_TOLERANCE))
 
 
+#: Sources rendered from the first beat of a constant tempo: their beats are the multiples of the
+#: labelled period from the start of the file (`structure`).
+GRID_SOURCES = ("synthetic", "lmms", "lmms-more", "hydrogen", "kits", "percussion")
+
+
 def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str, str, str]:
     """Beat phase, downbeat and meter agreement where the true beats are known.
 
-    Synthetic renders: their first bar starts at the start of the file. Charted recordings
-    (``item.chart``): the chart's tempo map gives every beat (`tempo_set.chart_beats`); bars are
-    not counted, as a chart may open with a pickup. An item counts when 80% of its beats
-    (downbeats) sit on the labelled beat (bar) grid.
+    Renders of a song, a score or a drum pattern at one tempo (`GRID_SOURCES`, tempo constant):
+    their first beat is at the start of the file. Charted recordings and rendered MIDI files
+    (``item.chart``: Frets on Fire's hand-timed charts, the OpenMSX and MMA scores): the MIDI
+    tempo map gives every beat (`tempo_set.chart_beats`); bars are counted on the synthetic
+    renders only, as a song or a chart may open with a pickup. An item counts when 80% of its
+    beats (downbeats) sit on the labelled beat (bar) grid. Only items read at their labelled
+    tempo are graded: at double tempo half the beats are off any grid, at half tempo all of
+    them can be on it.
     """
     grid = [(i, e) for i, e in zip(items, estimates)
-            if i.bpm and e.bpm and (i.source == "synthetic" or i.chart)]
+            if i.bpm and e.bpm and abs(np.log2(e.bpm / i.bpm)) < 0.06
+            and (i.chart or (i.source in GRID_SOURCES and i.tempo_constant))]
     if not grid:
         return "-", "-", "-"
 
