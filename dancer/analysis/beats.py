@@ -211,7 +211,7 @@ def sixteenth_shift(
 ) -> int:
     """Sixteenth notes (0–3) to move tracked beats by so they sit where the kick and bass play.
 
-    The tracker follows the full band, and a layer of sixteenth-note offbeats (guitar or
+    The tracker follows the drums' bands, and a layer of sixteenth-note offbeats (guitar or
     keyboard stabs on the "e" and "a", a shaker) can pull it onto a grid a sixteenth away from
     the beat. Kick and bass onsets, even syncopated ones, fall on the eighth-note grid of the
     beat, so the decision is hierarchical:
