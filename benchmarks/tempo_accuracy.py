@@ -238,6 +238,9 @@ def nearest_hits(times: np.ndarray | None, grid: np.ndarray) -> float:
 #: Sources rendered from the first beat of a constant tempo: their beats are the multiples of the
 #: labelled period from the start of the file (`structure`).
 GRID_SOURCES = ("synthetic", "lmms", "lmms-more", "hydrogen", "kits", "percussion")
+#: Sources whose first bar starts with the file (a score or pattern with no pickup): their
+#: downbeats are graded too (`structure`).
+BAR_SOURCES = (*GRID_SOURCES, "mma")
 
 
 def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str, str, str]:
@@ -246,8 +249,9 @@ def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str
     Renders of a song, a score or a drum pattern at one tempo (`GRID_SOURCES`, tempo constant):
     their first beat is at the start of the file. Charted recordings and rendered MIDI files
     (``item.chart``: Frets on Fire's hand-timed charts, the OpenMSX and MMA scores): the MIDI
-    tempo map gives every beat (`tempo_set.chart_beats`); bars are counted on the synthetic
-    renders only, as a song or a chart may open with a pickup. An item counts when 80% of its
+    tempo map gives every beat (`tempo_set.chart_beats`). Bars are counted where the first one
+    starts with the file (`BAR_SOURCES`: the renders, and MMA's grooves, which have no pickup);
+    a song or a chart may open with one. An item counts when 80% of its
     beats (downbeats) sit on the labelled beat (bar) grid. Only items read at their labelled
     tempo are graded: at double tempo half the beats are off any grid, at half tempo all of
     them can be on it.
@@ -262,9 +266,14 @@ def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str
         hits = nearest_hits(e.beats, chart_beats(i.chart)) if i.chart else grid_hits(e.beats, 60.0 / i.bpm)
         return hits >= 0.8
 
+    def on_bar(i: LabelledItem, e: Estimate) -> bool:
+        if i.chart:
+            return nearest_hits(e.downbeats, chart_beats(i.chart)[:: i.meter]) >= 0.8
+        return grid_hits(e.downbeats, i.meter * 60.0 / i.bpm) >= 0.8
+
     beat = sum(on_beat(i, e) for i, e in grid)
-    bars = [(i, e) for i, e in grid if i.source == "synthetic" and e.downbeats is not None]
-    down = sum(grid_hits(e.downbeats, i.meter * 60.0 / i.bpm) >= 0.8 for i, e in bars)
+    bars = [(i, e) for i, e in grid if i.source in BAR_SOURCES and e.downbeats is not None]
+    down = sum(on_bar(i, e) for i, e in bars)
     meter = sum(e.meter == i.meter for i, e in grid)
     n = len(grid)
     return f"{beat}/{n}", f"{down}/{len(bars)}" if bars else "-", f"{meter}/{n}"
