@@ -78,7 +78,8 @@ That is what this module adds:
    a legato melody over held strings has no attacks, yet its notes change on the beat. It
    is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
 7. Beat phase on the kick's grid (`beats.sixteenth_shift`, `beats.backbeat_shift`), meter from
-   beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest,
+   beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest
+   and, where the harmony changes with the bar, where the chords change (`beats.chord_changes`),
    phrases every 8 beats (4/4) or 12 (3/4) (`beats`).
 """
 
@@ -93,6 +94,7 @@ from dancer.analysis.beats import (
     backbeat_shift,
     bar_phase,
     beat_strengths,
+    chord_changes,
     fit_beat_grid,
     phrase_phase,
     phrase_starts,
@@ -269,13 +271,12 @@ def tempo_from_envelopes(
         sounding = sounding_frames(rms, floor=SILENCE_RMS, frame_rate=frame_rate)
     evidence = pulse_evidence(onset=onset, onset_low=onset_low, onset_bands=bands, frame_rate=frame_rate,
                               sounding=sounding)
-    result = _read(evidence, bands=bands, min_bpm=min_bpm, max_bpm=max_bpm)
+    if chroma is not None and (np.ndim(chroma) != 2 or np.shape(chroma)[0] != n):
+        raise ValueError("chroma must have shape (n_frames, 12)")
+    result = _read(evidence, bands=bands, min_bpm=min_bpm, max_bpm=max_bpm, chroma=chroma)
     if result.beatless and chroma is not None and evidence.attack >= STILL_ATTACK:
-        chroma = np.asarray(chroma, dtype=np.float64)
-        if chroma.ndim != 2 or chroma.shape[0] != n:
-            raise ValueError("chroma must have shape (n_frames, 12)")
-        melodic = _read(melodic_evidence(evidence, chroma), bands=bands, min_bpm=min_bpm, max_bpm=max_bpm,
-                        melodic=True)
+        melodic = _read(melodic_evidence(evidence, np.asarray(chroma, dtype=np.float64)), bands=bands,
+                        min_bpm=min_bpm, max_bpm=max_bpm, melodic=True, chroma=chroma)
         if not melodic.beatless:
             return melodic
     return result
@@ -288,10 +289,12 @@ def _read(
     min_bpm: float,
     max_bpm: float,
     melodic: bool = False,
+    chroma: np.ndarray | None = None,
 ) -> TempoResult:
     """Steps 3–7 of the module docstring on one track's evidence. ``melodic``: the evidence is
     the pitch changes' (`pulse.melodic_evidence`), and the beat is there if they recur at one
-    or two beats at `MELODIC_SALIENCE` or more."""
+    or two beats at `MELODIC_SALIENCE` or more. ``chroma`` (n_frames, 12), if given, tells
+    where the chords change (`beats.chord_changes`) for the downbeats."""
     frame_rate = evidence.frame_rate
     n = evidence.accent.shape[0]
     acf = evidence.acf
@@ -341,7 +344,8 @@ def _read(
     bass = () if bands is None else tuple(
         beat_strengths(pulse_envelope(bands[:, b], frame_rate), beats) for b in (0, 1)
     )
-    meter, phase, _ = bar_phase(accent=accent, kick=kick_at, bass=bass)
+    changes = None if chroma is None else chord_changes(chroma, beats)
+    meter, phase, _ = bar_phase(accent=accent, kick=kick_at, bass=bass, changes=changes)
     beat_s = beats / frame_rate + ONSET_LEAD
     per_phrase = 8 if meter == 4 else 12
     first = phrase_phase(

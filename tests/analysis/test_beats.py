@@ -1,5 +1,6 @@
 """Beat phase: what the tracker follows (`pulse.drum_envelope`), and the sixteenth-note offsets
-of the tracked grid (`beats.sixteenth_shift`, `beats.backbeat_shift`)."""
+of the tracked grid (`beats.sixteenth_shift`, `beats.backbeat_shift`); downbeats from the chord
+changes (`beats.chord_changes`, `beats.bar_phase`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from synth import drum_render
 
-from dancer.analysis.beats import backbeat_shift, shift_beats, sixteenth_shift
+from dancer.analysis.beats import backbeat_shift, bar_phase, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
 from dancer.analysis.tempo import estimate_tempo
 
@@ -198,3 +199,54 @@ def test_shift_beats_keeps_the_count_inside_the_signal() -> None:
     moved = shift_beats(beats, period=20.0, sixteenths=3, envelope=env)
     assert moved.size == beats.size and np.all(moved <= 199)
     np.testing.assert_array_equal(shift_beats(beats, period=20.0, sixteenths=0, envelope=env), beats)
+
+
+#: C, F, G and A minor triads around middle C, one a bar.
+PROGRESSION = ((261.63, 329.63, 392.0), (349.23, 440.0, 523.25), (392.0, 493.88, 587.33),
+               (220.0, 261.63, 329.63))
+
+
+def _song_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.3 * SR)) / SR
+    if kind in ("kick", "snare", "closed hat"):
+        return np.pad(_band_sound(kind, rng)[: t.size], (0, max(0, t.size - int(0.25 * SR))))
+    notes = PROGRESSION[int(kind[-1])]
+    if kind.startswith("chord"):
+        return sum(np.sin(2 * np.pi * f * t) for f in notes) / 3 * np.minimum(1, t * 300) * np.exp(-t * 4)
+    return np.sin(2 * np.pi * notes[0] / 4 * t) * np.minimum(1, t * 200) * np.exp(-t * 5)  # the root, low
+
+
+def four_chord_song(bpm: float, seconds: float = 30.0, *, offset: float = 0.25) -> np.ndarray:
+    """Kick, chord and bass on every beat alike, snare on two and four, hats between: only the
+    chord, which changes every bar (C F G Am), says where the bar starts."""
+    beat = 60.0 / bpm
+    events = []
+    for k in range(int((seconds - offset) / beat) + 1):
+        at, chord = offset + k * beat, (k // 4) % 4
+        events += [(at, "kick", 0.8), (at, f"chord{chord}", 0.6), (at, f"bass{chord}", 0.8),
+                   (at + beat / 2, "closed hat", 0.6)]
+        events += [(at, "snare", 0.6)] if k % 2 == 1 else []
+    return drum_render(events, seconds, seed=3, sound=_song_sound, level=0.3)
+
+
+@pytest.mark.parametrize("bpm", [100.0, 120.0, 128.0])
+def test_downbeats_are_where_the_chords_change(bpm: float) -> None:
+    # Analyser version 22 put them on the one at 112 BPM only of 100, 112, 120, 124 and 128.
+    r = estimate_tempo(extract_features(four_chord_song(bpm), sample_rate=SR))
+    assert r.bpm == pytest.approx(bpm, rel=0.01) and r.meter == 4
+    bar = 4 * 60.0 / bpm
+    phase = ((r.downbeats - 0.25) / bar + 0.5) % 1.0 - 0.5
+    assert np.mean(np.abs(phase) < 0.05) > 0.9
+
+
+def test_chord_changes_by_chance_do_not_outvote_the_kick(rng: np.random.Generator) -> None:
+    n = 64
+    kick = np.tile([0.6, 1.0, 0.6, 0.6], n // 4) + 0.05 * rng.random(n)  # the one is the second beat
+    accent = np.ones(n)
+    for seed in range(20):
+        noise = np.random.default_rng(seed).random(n)  # a drum loop's "chord changes"
+        assert bar_phase(accent=accent, kick=kick, changes=noise)[1] == 1
+    # Four on the floor, every kick alike: chords that change on the third beat decide.
+    even = 1.0 + 0.05 * rng.random(n)
+    changes = np.tile([0.0, 0.0, 0.8, 0.0], n // 4) + 0.05 * rng.random(n)
+    assert bar_phase(accent=accent, kick=even, changes=changes)[1] == 2
