@@ -445,8 +445,9 @@ def _differs_by_position(x: np.ndarray, meter: int) -> bool:
 
 def chord_changes(chroma: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """How much the harmony changes at each beat: 1 minus the cosine between the pitch classes
-    from that beat to the next and from the beat before (each the median over its frames, as
-    ``librosa.util.sync(..., aggregate=np.median)`` gives); 0 at the first and last beat.
+    from that beat on and from the beat before on (each the median over a typical beat's length
+    of frames, close to what ``librosa.util.sync(..., aggregate=np.median)`` gives per beat);
+    0 at the first and last beat.
 
     Chords change at the bar line more than anywhere else (Goto 2001, "An audio-based real-time
     beat tracking system for music with or without drum-sounds", JNMR 30(2)), so it says where
