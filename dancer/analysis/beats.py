@@ -409,9 +409,11 @@ def bar_phase(
         if triple > quad + 0.3 * len(varied) and triple > 2 * duple:
             meter = 3
     scores = np.zeros(meter)
-    cues = [*(np.asarray(x, dtype=np.float64) for x in (kick, *bass))]
-    if changes is not None and _differs_by_position(np.asarray(changes, dtype=np.float64), meter):
-        cues.append(np.asarray(changes, dtype=np.float64))
+    cues = [np.asarray(x, dtype=np.float64) for x in (kick, *bass)]
+    if changes is not None:
+        changes = np.asarray(changes, dtype=np.float64)
+        if _differs_by_position(changes, meter):
+            cues.append(changes)
     for x in cues:
         profile = np.array([x[phase::meter].mean() for phase in range(meter)])
         spread = profile.std()
