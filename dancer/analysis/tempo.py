@@ -77,7 +77,9 @@ That is what this module adds:
    steps 3–6 run again on its pitch changes instead of its onsets (`pulse.melodic_evidence`):
    a legato melody over held strings has no attacks, yet its notes change on the beat. It
    is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
-7. Beat phase on the kick's grid (`beats.sixteenth_shift`, `beats.backbeat_shift`), meter from
+7. Beat phase on the kick's grid (`beats.sixteenth_shift`), on the backbeat
+   (`beats.backbeat_shift`) or, where none marks two and four, where the chords change
+   (`beats.harmonic_shift`); meter from
    beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest
    and, where the harmony changes with the bar, where the chords change (`beats.chord_changes`),
    phrases every 8 beats (4/4) or 12 (3/4) (`beats`).
@@ -96,6 +98,7 @@ from dancer.analysis.beats import (
     beat_strengths,
     chord_changes,
     fit_beat_grid,
+    harmonic_shift,
     phrase_phase,
     phrase_starts,
     shift_beats,
@@ -335,10 +338,12 @@ def _read(
     # the kick and bass say which eighth-note grid the beat is on.
     sixteenths = sixteenth_shift(beats, period=period, low=kick, accent=pulse)
     beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=follow)
-    # An offbeat bass can hold the tracker on the "and"s; the backbeat says so.
-    if evidence.snare is not None:
-        halves = backbeat_shift(beats, period=period, snare=evidence.snare)
-        beats = shift_beats(beats, period=period, sixteenths=halves, envelope=follow)
+    # An offbeat bass can hold the tracker on the "and"s; the backbeat says so, and where
+    # there is none to go by, the chords, which change on the beat.
+    halves = 0 if evidence.snare is None else backbeat_shift(beats, period=period, snare=evidence.snare)
+    if not halves and chroma is not None and not melodic:
+        halves = harmonic_shift(beats, period=period, chroma=chroma)
+    beats = shift_beats(beats, period=period, sixteenths=halves, envelope=follow)
     accent = beat_strengths(pulse, beats)
     kick_at = beat_strengths(kick, beats)
     bass = () if bands is None else tuple(
