@@ -63,9 +63,10 @@ beat flagged beatless), CPU seconds. Then:
   of both priors) are fitted on one source (synthetic, Frets on Fire, LMMS, OpenMSX) by grid
   search and reported on the others;
 - an ablation of the level choice: Acc1 per source when the priors' shape or the rhythm term's
-  form changes (is the prior the lever, or the evidence?), without the onset-rate prior, and with
-  a backbeat cue that does not ship; beside it the equivariance each variant would have (what a
-  variant buys there, and what it costs in accuracy);
+  form changes (is the prior the lever, or the evidence?), without the onset-rate prior, and
+  without the backbeat term (analyser version 25) or with it doubled; beside it the
+  equivariance each variant would have (what a variant buys there, and what it costs in
+  accuracy);
 - the targets of issue #12, PASS or FAIL.
 
 dancer: soundfile block decode → `FeatureExtractor` → `estimate_tempo`.
@@ -121,7 +122,7 @@ from dancer.analysis import pulse as pulse_model  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
 from dancer.analysis.features import FeatureExtractor, Features  # noqa: E402
 from dancer.analysis.levels import drop_groupings_of_three  # noqa: E402
-from dancer.analysis.pulse import WINDOW_HOP_SECONDS, WINDOW_SECONDS, pulse_evidence  # noqa: E402
+from dancer.analysis.pulse import pulse_evidence  # noqa: E402
 from dancer.analysis.tempo import estimate_tempo  # noqa: E402
 
 ACC1_TOLERANCE = 0.04
@@ -499,7 +500,8 @@ class LevelTable:
     kick_at: np.ndarray
     #: The accent's onsets per second (`dancer.analysis.pulse.onset_rate`).
     onset_rate: float = 0.0
-    #: `backbeat` at each level, for the ablation (zeros without a snare band).
+    #: `dancer.analysis.levels.backbeat_term` at each level, part of ``rhythm`` (and of
+    #: ``kick_term``) since analyser version 25, for the ablation (zeros without a snare band).
     backbeat: np.ndarray | None = None
     #: ``acf(p/2) - acf(p/4)`` of the accent, for the ablation: its term gained half of it in
     #: analyser version 16 (it was ``acf(p) - acf(p/2)``).
@@ -527,13 +529,15 @@ def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
     levels = drop_groupings_of_three(levels, evidence.acf, evidence.kick_acf, main_pulse=float(pulses[0]))
     # The rhythm term is what `level_scores` adds up; the old rule's for the ablation.
     accent_term, kick_term = tempo_model.rhythm_terms(levels, evidence, main_pulse=float(pulses[0]))
+    backbeat = (np.zeros(levels.shape) if evidence.backbeat_acf is None
+                else tempo_model.backbeat_term(levels, evidence.backbeat_acf))
     halves_only = sum(tempo_model.rhythm_terms(levels, evidence))
     accent_at, kick_at = (tempo_model._interp(a, levels) for a in (evidence.acf, evidence.kick_acf))
     accent_half = tempo_model._interp(evidence.acf, levels / 2)
     accent_quarter = tempo_model._interp(evidence.acf, levels / 4)
     return LevelTable(item.name, source_of(item), float(item.bpm), 60.0 * features.frame_rate / levels,
                       levels, accent_term + kick_term, float(pulses[0]), accent_term, kick_term,
-                      accent_at, kick_at, evidence.onset_rate, backbeat(evidence, levels),
+                      accent_at, kick_at, evidence.onset_rate, backbeat,
                       accent_half - accent_quarter, every_band_rate(features, evidence.onset_rate),
                       halves_only)
 
@@ -555,40 +559,6 @@ def every_band_rate(features: Features, accent_rate: float) -> float:
     envelopes = [pulse_model.pulse_envelope(np.asarray(bands[:, b], dtype=np.float64), features.frame_rate)
                  for b in range(bands.shape[1])]
     return pulse_model.onset_rate(pulse_model._balanced_accent(envelopes), frame_rate=features.frame_rate)
-
-
-def backbeat(evidence, periods: np.ndarray) -> np.ndarray:
-    """A backbeat cue tried for the level choice (not shipped): the kick-to-snare
-    cross-correlation at a lag of one level minus at half of it. In a backbeat (kick on one,
-    snare on two) the snare follows the kick by one beat, not by half of one.
-
-    Windowed like `dancer.analysis.pulse.periodicity` (its windows and hop, each window's
-    mean-removed, energy-normalised correlation, unbiased, weighted by the square root of its
-    energy). Zeros without the snare band.
-    """
-    periods = np.asarray(periods, dtype=np.float64)
-    if evidence.snare is None:
-        return np.zeros(periods.shape)
-    kick, snare, rate = evidence.kick, evidence.snare, evidence.frame_rate
-    n = kick.shape[0]
-    window = max(2, min(n, int(round(WINDOW_SECONDS * rate))))
-    max_lag = min(window // 2, int(np.ceil(periods.max())) + 2)
-    overlap = (window - np.arange(max_lag + 1)) / window
-    total, weight = np.zeros(max_lag + 1), 0.0
-    for start in range(0, max(1, n - window + 1), max(1, int(round(WINDOW_HOP_SECONDS * rate)))):
-        a = kick[start:start + window] - kick[start:start + window].mean()
-        b = snare[start:start + window] - snare[start:start + window].mean()
-        energy = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-        if energy <= 1e-12:
-            continue
-        corr = np.fft.irfft(np.conj(np.fft.rfft(a, 2 * window)) * np.fft.rfft(b, 2 * window), 2 * window)
-        total += np.sqrt(energy) * corr[: max_lag + 1] / energy / overlap
-        weight += np.sqrt(energy)
-    if weight == 0:
-        return np.zeros(periods.shape)
-    curve = total / weight
-    at = np.arange(max_lag + 1)
-    return np.interp(periods, at, curve, right=0.0) - np.interp(periods / 2, at, curve, right=0.0)
 
 
 def _pick(table: LevelTable, grid: np.ndarray, speed: np.ndarray | float = 0.0) -> float:
@@ -699,8 +669,10 @@ ABLATION = {
     "onsets counted in every band": (_SHIPPED_PRIOR,
                                      lambda t: tempo_model.onset_prior(t.bpm, t.onset_rate_all),
                                      lambda t: t.rhythm),
-    "+ backbeat (kick to snare, x1)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.backbeat),
-    "+ backbeat (kick to snare, x2)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + 2 * t.backbeat),
+    # The snare following the kick by one level and not by half of one joined the kick's term
+    # in analyser version 25 (`dancer.analysis.levels.backbeat_term`); without it, and doubled.
+    "no backbeat term (v24)": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm - t.backbeat),
+    "backbeat term x2": (_SHIPPED_PRIOR, _speed(), lambda t: t.rhythm + t.backbeat),
     # The accent's term against its half beat alone, acf(p) - acf(p/2), as until analyser
     # version 16; against its quarter alone, acf(p) - acf(p/4) (the beat dividing in two read
     # from the periodicity, scale free, unlike the onset count); and that in place of the

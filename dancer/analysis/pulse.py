@@ -81,7 +81,9 @@ class PulseEvidence:
     ``attack`` the 95th percentile of the accent's raw onset strength in its most struck
     section (`_attack`; see `tempo._confidence`);
     ``onset_rate`` the accent's typical onsets per second (`onset_rate`), 0 when it has none;
-    both over the frames that sound (``sounding``, a boolean mask; None: every frame).
+    both over the frames that sound (``sounding``, a boolean mask; None: every frame);
+    ``backbeat_acf`` how strongly the snare band follows the kick band at each lag
+    (`cross_periodicity`; None without the snare band).
     """
 
     frame_rate: float
@@ -95,6 +97,7 @@ class PulseEvidence:
     presence_acf: np.ndarray | None = None
     onset_rate: float = 0.0
     sounding: np.ndarray | None = None
+    backbeat_acf: np.ndarray | None = None
 
 
 def pulse_evidence(
@@ -131,6 +134,8 @@ def pulse_evidence(
         presence_acf=acf if mixed is None else periodicity(mixed, frame_rate=frame_rate, max_lag=max_lag),
         onset_rate=onset_rate(accent, frame_rate=frame_rate, sounding=sounding),
         sounding=sounding,
+        backbeat_acf=None if snare is None else cross_periodicity(kick, snare, frame_rate=frame_rate,
+                                                                   max_lag=max_lag),
     )
 
 
@@ -367,6 +372,46 @@ def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.
             continue
         w = np.sqrt(energy[good])
         total += (w[:, None] * acf[good] / energy[good, None] / overlap[None, :]).sum(axis=0)
+        weight += float(w.sum())
+    return total / weight if weight > 0 else np.zeros(max_lag + 1)
+
+
+def cross_periodicity(lead: np.ndarray, follow: np.ndarray, *, frame_rate: float, max_lag: int) -> np.ndarray:
+    """How strongly ``follow`` recurs ``lag`` frames after ``lead``, for lags 0..max_lag: their
+    cross-correlation, windowed, normalised and averaged as `periodicity` is (each window's
+    mean-removed correlation over the overlap length and the geometric mean of the two
+    energies, windows weighted by the square root of that mean).
+
+    The tempo reads the kick and the snare band with it (`PulseEvidence.backbeat_acf`): in a
+    backbeat the snare follows the kick by one beat, not by half of one. librosa has
+    autocorrelation (``librosa.autocorrelate``) but no cross-correlation; this is numpy's FFT,
+    a batch of windows at a time, so memory stays bounded as in `periodicity`.
+    """
+    lead = np.asarray(lead, dtype=np.float64)
+    follow = np.asarray(follow, dtype=np.float64)
+    n = min(lead.shape[0], follow.shape[0])
+    window, starts = _windows(n, frame_rate, shortest=2)
+    max_lag = min(max_lag, window // 2)
+    total = np.zeros(max_lag + 1)
+    weight = 0.0
+    overlap = (window - np.arange(max_lag + 1)) / window
+    if starts[-1] + window < n:
+        starts = np.append(starts, n - window)
+    size = 2 * window
+    for first in range(0, starts.size, 64):
+        chunk = starts[first : first + 64]
+        a = np.stack([lead[s : s + window] for s in chunk])
+        b = np.stack([follow[s : s + window] for s in chunk])
+        a -= a.mean(axis=1, keepdims=True)
+        b -= b.mean(axis=1, keepdims=True)
+        energy = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
+        good = energy > 1e-12
+        if not good.any():
+            continue
+        corr = np.fft.irfft(np.conj(np.fft.rfft(a[good], size, axis=1)) * np.fft.rfft(b[good], size, axis=1),
+                            size, axis=1)[:, : max_lag + 1]
+        w = np.sqrt(energy[good])
+        total += (w[:, None] * corr / energy[good, None] / overlap[None, :]).sum(axis=0)
         weight += float(w.sum())
     return total / weight if weight > 0 else np.zeros(max_lag + 1)
 

@@ -43,7 +43,9 @@ That is what this module adds:
    - *periodicity strength*: the music recurs at the beat period;
    - *the beat is not a subdivision*: the low-frequency (kick and bass) band recurs at the
      beat and not at half of it, ``acf(p) - acf(p/2)``: it says on which level the strongest
-     low-frequency onsets fall. The accent recurs at the beat more than at its subdivisions,
+     low-frequency onsets fall; and the snare band follows the kick band by the beat and not
+     by half of it (the backbeat, `backbeat_term`), where a kick on one and three alone would
+     say half the tempo. The accent recurs at the beat more than at its subdivisions,
      ``acf(p) - (acf(p/2) + acf(p/4)) / 2``: its instruments (bass lines, strums, a kick on
      "three and") play the beat's eighths as often as not, while its sixteenths are the hats'
      (left out of the accent), so the eighths alone are weak evidence against a level and the
@@ -108,6 +110,7 @@ from dancer.analysis.beats import (
 from dancer.analysis.features import Features
 from dancer.analysis.levels import acf_at as _interp
 from dancer.analysis.levels import (
+    backbeat_term,
     candidate_levels,
     comb_salience,
     competing_levels,
@@ -400,7 +403,10 @@ def rhythm_terms(
     periods: np.ndarray, evidence: PulseEvidence, *, main_pulse: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rhythm term's two parts at each candidate period (frames): the accent's
-    ``acf(p) - (acf(p/2) + acf(p/4)) / 2`` and the kick band's ``acf(p) - acf(p/2)``.
+    ``acf(p) - (acf(p/2) + acf(p/4)) / 2`` and the kick band's ``acf(p) - acf(p/2)``, the
+    latter plus `backbeat_term` (the snare follows the kick by the level, not by half of it)
+    where the evidence has a snare band and, given ``main_pulse``, the level is in its octave
+    family: the backbeat says which octave of the grid is the beat, not which grid.
 
     Given ``main_pulse``, a level off its octave family that spans three or five of the grid's
     pulses (`levels.odd_spans`: a dotted eighth over sixteenths) is also judged against the
@@ -420,8 +426,15 @@ def rhythm_terms(
         pulse = periods / np.where(grouped, spans, 1.0)
         accent_below = np.maximum(accent_below, np.where(grouped, _interp(evidence.acf, pulse), -np.inf))
         kick_below = np.maximum(kick_below, np.where(grouped, _interp(evidence.kick_acf, pulse), -np.inf))
-    return (_interp(evidence.acf, periods) - accent_below,
-            _interp(evidence.kick_acf, periods) - kick_below)
+    kick = _interp(evidence.kick_acf, periods) - kick_below
+    if evidence.backbeat_acf is not None:
+        # Which octave of the grid is the beat, not which grid: off the main pulse's octave
+        # family (a 3:2 or 4:3 reading) the term does not count.
+        term = backbeat_term(periods, evidence.backbeat_acf)
+        if main_pulse is not None:
+            term = np.where(in_octave_family(periods, main_pulse), term, 0.0)
+        kick = kick + term
+    return _interp(evidence.acf, periods) - accent_below, kick
 
 
 def level_scores(

@@ -32,9 +32,10 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import FRAME_RATE, extract_features
-from dancer.analysis.levels import _binary_grid_first, candidate_levels, pulse_seeds
+from dancer.analysis.levels import _binary_grid_first, backbeat_term, candidate_levels, pulse_seeds
 from dancer.analysis.pulse import (
     PulseEvidence,
+    cross_periodicity,
     onset_rate,
     periodicity,
     pitch_change,
@@ -695,3 +696,45 @@ def test_phrase_phase_follows_the_accented_downbeat() -> None:
     accent[6::8] = 3.0  # crashes every 8 beats from beat 6
     assert phrase_phase(accent, first_downbeat=2, meter=4, beats_per_phrase=8) == 6
     assert phrase_phase(np.ones(64), first_downbeat=2, meter=4, beats_per_phrase=8) == 2
+
+
+def _drum_trains(beats: int, period: int, kick_at: tuple[int, ...], snare_at: tuple[int, ...],
+                 bar: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Kick and snare impulse trains, one frame wide, at the given beats of each ``bar``."""
+    n = beats * period + period
+    kick, snare = np.zeros(n), np.zeros(n)
+    for k in range(beats):
+        if k % bar in kick_at:
+            kick[k * period] = 1.0
+        if k % bar in snare_at:
+            snare[k * period] = 1.0
+    return kick, snare
+
+
+def test_cross_periodicity_finds_how_long_after_the_kick_the_snare_comes() -> None:
+    period = 20
+    kick, snare = _drum_trains(64, period, (0, 2), (1, 3))
+    curve = cross_periodicity(kick, snare, frame_rate=FRAME_RATE, max_lag=3 * period)
+    assert int(np.argmax(curve[: 2 * period])) == period  # one beat after the kick
+    assert curve[period] > 0.8 and abs(curve[period // 2]) < 0.2
+    # Not symmetric: the kick follows the snare by one beat too here, but never by half of one.
+    back = cross_periodicity(snare, kick, frame_rate=FRAME_RATE, max_lag=3 * period)
+    assert back[period] > 0.8 and abs(back[period // 2]) < 0.2
+    # Unrelated noise: nothing recurs.
+    rng = np.random.default_rng(0)
+    noise = cross_periodicity(rng.random(4000), rng.random(4000), frame_rate=FRAME_RATE, max_lag=60)
+    assert np.max(np.abs(noise[1:])) < 0.2
+
+
+def test_the_backbeat_term_marks_the_beat_the_snare_follows_the_kick_by() -> None:
+    period = 20
+    levels = np.array([period / 2, period, 2 * period], dtype=float)
+    # Kick on one and three, snare on two and four: the snare comes one beat after the kick,
+    # though the kick recurs only every two beats (a drum'n'bass break, a two-beat).
+    kick, snare = _drum_trains(64, period, (0, 2), (1, 3))
+    term = backbeat_term(levels, cross_periodicity(kick, snare, frame_rate=FRAME_RATE, max_lag=3 * period))
+    assert np.argmax(term) == 1 and term[1] > 0.5
+    # Half time (the snare on three only): the level it marks is two beats.
+    kick, snare = _drum_trains(64, period, (0,), (2,))
+    term = backbeat_term(levels, cross_periodicity(kick, snare, frame_rate=FRAME_RATE, max_lag=3 * period))
+    assert np.argmax(term) == 2
