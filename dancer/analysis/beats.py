@@ -46,6 +46,14 @@ __all__ = [
     "track_beats",
 ]
 
+#: How strictly the beat tracker holds the period (librosa's ``tightness``; its default is 100).
+#: Chosen on Frets on Fire's band recordings alone, the real recordings with hand-timed beats
+#: (``benchmarks/tempo_accuracy.py``, column ``on-beat``): 4, 5, 6, 5 and 2 of 8 on the beat at
+#: 50, 100, 200, 400 and 800 (a live band drifts; a strict tracker falls behind). At 200 (analyser
+#: version 26) no tempo moves and no other source loses an item on the beat; lmms-more gains one
+#: on the beat and two downbeats, and one LMMS song whose beats were already off the grid
+#: (Alf42red-Mauiwowi) is read in 3/4.
+TIGHTNESS = 200.0
 #: `sixteenth_shift` moves the beats to the other sixteenth-note grid only when the kick band's
 #: onset strength there exceeds that on the tracked grid by this factor.
 GRID_MARGIN = 1.25
@@ -68,7 +76,7 @@ CHANGE_SIGNIFICANCE = 0.01
 
 
 def track_beats(
-    envelope: np.ndarray, *, period: float | np.ndarray, tightness: float = 100.0
+    envelope: np.ndarray, *, period: float | np.ndarray, tightness: float = TIGHTNESS
 ) -> np.ndarray:
     """Beat positions (fractional frames) that best fit ``envelope`` at ``period`` frames a beat.
 
@@ -85,7 +93,7 @@ def track_beats(
     period : float or ndarray of shape (n,)
         Beat period in frames, global or per frame (for tempo that drifts).
     tightness : float
-        Weight of the interval penalty; higher follows the period more strictly.
+        Weight of the interval penalty; higher follows the period more strictly (`TIGHTNESS`).
 
     Returns
     -------
