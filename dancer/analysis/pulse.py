@@ -351,27 +351,37 @@ def periodicity(envelope: np.ndarray, *, frame_rate: float, max_lag: int) -> np.
     librosa = import_librosa()
 
     envelope = np.asarray(envelope, dtype=np.float64)
-    n = envelope.shape[0]
+
+    def correlate(starts: np.ndarray, window: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+        segments = np.stack([envelope[s : s + window] for s in starts])
+        segments -= segments.mean(axis=1, keepdims=True)
+        acf = librosa.autocorrelate(segments, max_size=max_lag + 1, axis=1)
+        return acf, acf[:, 0]
+
+    return _windowed_average(envelope.shape[0], frame_rate, max_lag, correlate)
+
+
+def _windowed_average(n: int, frame_rate: float, max_lag: int, correlate) -> np.ndarray:
+    """The frame `periodicity` and `cross_periodicity` share: ``correlate(starts, window,
+    max_lag)`` gives each window's correlation at lags 0..max_lag and its energy, for a batch
+    of windows at a time (batches keep the transient arrays small for a long file); each is
+    divided by the overlap length (unbiased) and by its energy, and the windows are averaged
+    weighted by the square root of their energy. Lags past half the window rest on less than
+    half of it, too noisy to compare, so ``max_lag`` is at most half a window."""
     window, starts = _windows(n, frame_rate, shortest=2)
-    # Lags past half the window rest on less than half of it: too noisy to compare.
     max_lag = min(max_lag, window // 2)
     total = np.zeros(max_lag + 1)
     weight = 0.0
     overlap = (window - np.arange(max_lag + 1)) / window
-    # Batches of windows keep the transient arrays small for a long file.
     if starts[-1] + window < n:
         starts = np.append(starts, n - window)
     for first in range(0, starts.size, 64):
-        chunk = starts[first : first + 64]
-        segments = np.stack([envelope[s : s + window] for s in chunk])
-        segments -= segments.mean(axis=1, keepdims=True)
-        acf = librosa.autocorrelate(segments, max_size=max_lag + 1, axis=1)
-        energy = acf[:, 0]
+        corr, energy = correlate(starts[first : first + 64], window, max_lag)
         good = energy > 1e-12
         if not good.any():
             continue
         w = np.sqrt(energy[good])
-        total += (w[:, None] * acf[good] / energy[good, None] / overlap[None, :]).sum(axis=0)
+        total += (w[:, None] * corr[good] / energy[good, None] / overlap[None, :]).sum(axis=0)
         weight += float(w.sum())
     return total / weight if weight > 0 else np.zeros(max_lag + 1)
 
@@ -389,31 +399,18 @@ def cross_periodicity(lead: np.ndarray, follow: np.ndarray, *, frame_rate: float
     """
     lead = np.asarray(lead, dtype=np.float64)
     follow = np.asarray(follow, dtype=np.float64)
-    n = min(lead.shape[0], follow.shape[0])
-    window, starts = _windows(n, frame_rate, shortest=2)
-    max_lag = min(max_lag, window // 2)
-    total = np.zeros(max_lag + 1)
-    weight = 0.0
-    overlap = (window - np.arange(max_lag + 1)) / window
-    if starts[-1] + window < n:
-        starts = np.append(starts, n - window)
-    size = 2 * window
-    for first in range(0, starts.size, 64):
-        chunk = starts[first : first + 64]
-        a = np.stack([lead[s : s + window] for s in chunk])
-        b = np.stack([follow[s : s + window] for s in chunk])
+
+    def correlate(starts: np.ndarray, window: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+        a = np.stack([lead[s : s + window] for s in starts])
+        b = np.stack([follow[s : s + window] for s in starts])
         a -= a.mean(axis=1, keepdims=True)
         b -= b.mean(axis=1, keepdims=True)
-        energy = np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
-        good = energy > 1e-12
-        if not good.any():
-            continue
-        corr = np.fft.irfft(np.conj(np.fft.rfft(a[good], size, axis=1)) * np.fft.rfft(b[good], size, axis=1),
-                            size, axis=1)[:, : max_lag + 1]
-        w = np.sqrt(energy[good])
-        total += (w[:, None] * corr / energy[good, None] / overlap[None, :]).sum(axis=0)
-        weight += float(w.sum())
-    return total / weight if weight > 0 else np.zeros(max_lag + 1)
+        size = 2 * window
+        spectrum = np.conj(np.fft.rfft(a, size, axis=1)) * np.fft.rfft(b, size, axis=1)
+        corr = np.fft.irfft(spectrum, size, axis=1)
+        return corr[:, : max_lag + 1], np.sqrt(np.sum(a * a, axis=1) * np.sum(b * b, axis=1))
+
+    return _windowed_average(min(lead.shape[0], follow.shape[0]), frame_rate, max_lag, correlate)
 
 
 def _peak_frames(frame_rate: float) -> int:
