@@ -38,7 +38,6 @@ __all__ = [
     "beat_strengths",
     "chord_changes",
     "fit_beat_grid",
-    "harmonic_shift",
     "phrase_phase",
     "phrase_starts",
     "shift_beats",
@@ -64,12 +63,6 @@ BACKBEAT_MARGIN = float(np.e)
 #: Beats per window in which `backbeat_shift` measures the two-beat swing: two bars of 4/4,
 #: so a beat the tracker drops or adds (which swaps odd and even) spoils one window only.
 BACKBEAT_WINDOW = 8
-#: `harmonic_shift` moves the beats half a period only when the harmony's largest changes
-#: (`HARMONIC_QUANTILE`) between the tracked beats are this many times those at them.
-HARMONIC_MARGIN = 2.0
-#: The percentile of the per-position chord changes that stands for "the chord changes" in
-#: `harmonic_shift`: chords change once or twice a bar, on an eighth or less of the positions.
-HARMONIC_QUANTILE = 95.0
 #: `bar_phase` counts the chord changes only where they differ between the bar's positions at
 #: this significance (an F-test: one-way analysis of variance across the positions).
 CHANGE_SIGNIFICANCE = 0.01
@@ -315,53 +308,6 @@ def backbeat_shift(
 
     here, there = swing(on), swing(middles)
     return 2 if there + 1e-3 > margin * (here + 1e-3) else 0
-
-
-def harmonic_shift(
-    beats: np.ndarray, *, period: float, chroma: np.ndarray, margin: float = HARMONIC_MARGIN
-) -> int:
-    """2 when the chords change between the tracked beats rather than on them, else 0
-    (sixteenths, for `shift_beats`).
-
-    Where the bass and an open hi-hat play every "and" (house, disco) they can outweigh the
-    kick in every band, the snare-crack band too when there is no clap, and the tracker keeps
-    the tempo but counts the "and"s; `backbeat_shift` finds no two-beat swing to go by. The
-    harmony still changes on the beat: chords change at the bar line and on strong beats
-    (Goto 2001; `chord_changes`). So the change of pitch classes is measured at the tracked
-    beats and halfway between them (`chord_changes` over the positions interleaved: each
-    half-beat's median pitch classes against the half-beat's before), and the beats move when
-    the large changes (their `HARMONIC_QUANTILE`-th percentile) between them are ``margin``
-    times those at them.
-
-    The median pitch classes leave out a drum's attack, and the margin is wide. Over the tempo
-    benchmark's renders and scores read at their tempo (`benchmarks/tempo_accuracy.py`, its
-    ``on-beat`` column; the ratios from a scratch run over its cached renders), the largest
-    ratio on the 386 items whose beats were right was 1.90 (a cajon, whose strokes have pitch)
-    and the next 1.36; the six it moved, on the offbeats before (four synthetic house grooves,
-    an offbeat piano, MMA's salsa), had 2.04 to 2.79. A part that anticipates the bar (a
-    pushed chord, a salsa bass) moves some changes half a beat early, not most.
-    librosa's tracker has no notion of the beat's phase against the harmony; that is dancer's.
-
-    Parameters
-    ----------
-    beats : ndarray
-        Beat positions in frames, at least 17 of them (four bars and the next one).
-    period : float
-        Beat period in frames.
-    chroma : ndarray, shape (n_frames, 12)
-        Pitch-class energies per frame (``Features.chroma``).
-    """
-    beats = np.asarray(beats, dtype=np.float64)
-    if beats.size < 17 or period < 4:
-        return 0
-    positions = np.empty(2 * beats.size - 1)
-    positions[0::2] = beats
-    positions[1::2] = beats[:-1] + period / 2
-    changes = chord_changes(chroma, positions)  # 0 at the first and last position
-    at, between = changes[2:-1:2], changes[1:-1:2]
-    here = float(np.percentile(at, HARMONIC_QUANTILE))
-    there = float(np.percentile(between, HARMONIC_QUANTILE))
-    return 2 if there > margin * here and there > 0 else 0
 
 
 def shift_beats(beats: np.ndarray, *, period: float, sixteenths: int, envelope: np.ndarray) -> np.ndarray:

@@ -81,7 +81,7 @@ That is what this module adds:
    is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
 7. Beat phase on the kick's grid (`beats.sixteenth_shift`), on the backbeat
    (`beats.backbeat_shift`) or, where none marks two and four, where the chords change
-   (`beats.harmonic_shift`); meter from
+   (`phase.harmonic_shift`), and off a shuffle's swung upbeat (`phase.swing_shift`); meter from
    beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest
    and, where the harmony changes with the bar, where the chords change (`beats.chord_changes`),
    phrases every 8 beats (4/4) or 12 (3/4) (`beats`).
@@ -100,7 +100,6 @@ from dancer.analysis.beats import (
     beat_strengths,
     chord_changes,
     fit_beat_grid,
-    harmonic_shift,
     phrase_phase,
     phrase_starts,
     shift_beats,
@@ -120,6 +119,7 @@ from dancer.analysis.levels import (
     odd_spans,
     pulse_seeds,
 )
+from dancer.analysis.phase import harmonic_shift, swing_shift
 from dancer.analysis.priors import octave_certainty, onset_prior, tempo_prior
 from dancer.analysis.pulse import (
     WINDOW_SECONDS,
@@ -347,6 +347,8 @@ def _read(
     if not halves and chroma is not None and not melodic:
         halves = harmonic_shift(beats, period=period, chroma=chroma)
     beats = shift_beats(beats, period=period, sixteenths=halves, envelope=follow)
+    # A shuffle can hold it on the swung "and"s, a third of a beat early.
+    beats = swing_shift(beats, period=period, envelope=follow)
     accent = beat_strengths(pulse, beats)
     kick_at = beat_strengths(kick, beats)
     bass = () if bands is None else tuple(

@@ -1,6 +1,6 @@
-"""Beat phase: what the tracker follows (`pulse.drum_envelope`), and the sixteenth-note offsets
-of the tracked grid (`beats.sixteenth_shift`, `beats.backbeat_shift`, `beats.harmonic_shift`);
-downbeats from the chord changes (`beats.chord_changes`, `beats.bar_phase`)."""
+"""Beat phase: what the tracker follows (`pulse.drum_envelope`), and the offsets of the tracked
+grid (`beats.sixteenth_shift`, `beats.backbeat_shift`, `phase.harmonic_shift`,
+`phase.swing_shift`); downbeats from the chord changes (`beats.chord_changes`, `beats.bar_phase`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from synth import drum_render
 
-from dancer.analysis.beats import backbeat_shift, bar_phase, harmonic_shift, shift_beats, sixteenth_shift
+from dancer.analysis.beats import backbeat_shift, bar_phase, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
+from dancer.analysis.phase import harmonic_shift, swing_shift
 from dancer.analysis.tempo import estimate_tempo
 
 SR = 22050
@@ -326,3 +327,31 @@ def test_harmonic_shift_leaves_beats_alone_without_chords_or_with_a_few_anticipa
         start = int(round(10 + k * period - period / 2))
         chroma[start : start + int(period / 2)] = chroma[start + int(period / 2)]
     assert harmonic_shift(beats, period=period, chroma=chroma) == 0
+
+
+def _shuffle_envelope(n_beats: int = 40, period: float = 24.0, *, upbeat: float = 11 / 16,
+                      triplets: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """An onset envelope with beats at 10 + k·period, the beat louder than its swung "and" at
+    ``upbeat`` of the beat (a shuffle), or three equal triplets a beat (12/8)."""
+    n = int(10 + (n_beats + 1) * period)
+    env = np.zeros(n)
+    beats = 10 + period * np.arange(n_beats)
+    for b in beats:
+        env[int(round(b))] += 1.0
+        for at, gain in (((1 / 3, 1.0), (2 / 3, 1.0)) if triplets else ((upbeat, 0.8),)):
+            env[int(round(b + at * period))] += gain
+    return beats, env
+
+
+def test_swing_shift_moves_beats_off_a_shuffles_upbeat() -> None:
+    period = 24.0
+    beats, env = _shuffle_envelope()
+    tracked = beats[:-1] + 11 / 16 * period  # locked on the swung "and"s
+    moved = swing_shift(tracked, period=period, envelope=env)
+    on = np.min(np.abs(moved[:, None] - beats[None, :]), axis=1)
+    assert moved.size >= tracked.size - 1 and np.all(on <= 1.0)
+    # On the beat already, on a triplet (12/8) grid, or too few beats: left alone.
+    np.testing.assert_array_equal(swing_shift(beats, period=period, envelope=env), beats)
+    beats12, env12 = _shuffle_envelope(triplets=True)
+    np.testing.assert_array_equal(swing_shift(beats12, period=period, envelope=env12), beats12)
+    np.testing.assert_array_equal(swing_shift(tracked[:10], period=period, envelope=env), tracked[:10])
