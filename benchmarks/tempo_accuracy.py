@@ -75,7 +75,7 @@ librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=
 Usage: ``python benchmarks/tempo_accuracy.py
 [--sets synthetic,fof,lmms,lmms-more,hydrogen,kits,percussion,mma,openmsx,excerpts,degraded,
 equivariance,stretch,wesnoth]
-[--no-librosa] [--cache DIR] [-v]``.
+[--no-librosa] [--cache DIR] [--tightness T] [-v]``.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ from tempo_set import (  # noqa: E402
     tempo_equivariance_pairs,
 )
 
+from dancer.analysis import beats as beats_model  # noqa: E402
 from dancer.analysis import priors  # noqa: E402
 from dancer.analysis import pulse as pulse_model  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
@@ -755,7 +756,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-librosa", action="store_true")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--tightness", type=float, default=None,
+                        help="the beat tracker's tightness in place of dancer.analysis.beats.TIGHTNESS")
     args = parser.parse_args(argv)
+    if args.tightness is not None:
+        beats_model.TIGHTNESS = args.tightness
     cache = args.cache or default_cache_dir()
     sets = set(args.sets.split(","))
     with_librosa = not args.no_librosa

@@ -38,6 +38,7 @@ __all__ = [
     "beat_strengths",
     "chord_changes",
     "fit_beat_grid",
+    "keep_inside",
     "phrase_phase",
     "phrase_starts",
     "shift_beats",
@@ -47,11 +48,11 @@ __all__ = [
 
 #: How strictly the beat tracker holds the period (librosa's ``tightness``; its default is 100).
 #: Chosen on Frets on Fire's band recordings alone, the real recordings with hand-timed beats
-#: (``benchmarks/tempo_accuracy.py``, column ``on-beat``): 4, 5, 6, 5 and 2 of 8 on the beat at
-#: 50, 100, 200, 400 and 800 (a live band drifts; a strict tracker falls behind). At 200 (analyser
-#: version 26) no tempo moves and no other source loses an item on the beat; lmms-more gains one
-#: on the beat and two downbeats, and one LMMS song whose beats were already off the grid
-#: (Alf42red-Mauiwowi) is read in 3/4.
+#: (``benchmarks/tempo_accuracy.py --sets fof --no-librosa --tightness T``, column ``on-beat``):
+#: 4, 5, 6, 5 and 2 of 8 on the beat at 50, 100, 200, 400 and 800 (a live band drifts; a strict
+#: tracker falls behind). At 200 (analyser version 26) no tempo moves and no other source loses
+#: an item on the beat; lmms-more gains one on the beat and two downbeats, and one LMMS song
+#: whose beats were already off the grid (Alf42red-Mauiwowi) is read in 3/4.
 TIGHTNESS = 200.0
 #: `sixteenth_shift` moves the beats to the other sixteenth-note grid only when the kick band's
 #: onset strength there exceeds that on the tracked grid by this factor.
@@ -69,7 +70,7 @@ CHANGE_SIGNIFICANCE = 0.01
 
 
 def track_beats(
-    envelope: np.ndarray, *, period: float | np.ndarray, tightness: float = TIGHTNESS
+    envelope: np.ndarray, *, period: float | np.ndarray, tightness: float | None = None
 ) -> np.ndarray:
     """Beat positions (fractional frames) that best fit ``envelope`` at ``period`` frames a beat.
 
@@ -86,7 +87,8 @@ def track_beats(
     period : float or ndarray of shape (n,)
         Beat period in frames, global or per frame (for tempo that drifts).
     tightness : float
-        Weight of the interval penalty; higher follows the period more strictly (`TIGHTNESS`).
+        Weight of the interval penalty; higher follows the period more strictly. None:
+        `TIGHTNESS`, read at each call (``benchmarks/tempo_accuracy.py --tightness`` sets it).
 
     Returns
     -------
@@ -104,7 +106,8 @@ def track_beats(
     # With sr = 60 and hop 1, librosa's frames per beat (60 · sr / hop / bpm) is the period.
     bpm = 3600.0 / (periods if np.ndim(period) else float(period))
     _, frames = librosa.beat.beat_track(
-        onset_envelope=envelope, sr=60.0, hop_length=1, bpm=bpm, tightness=tightness, trim=False
+        onset_envelope=envelope, sr=60.0, hop_length=1, bpm=bpm,
+        tightness=TIGHTNESS if tightness is None else tightness, trim=False
     )
     period_frames = float(np.median(periods))
     local = _local_score(envelope, period_frames)
@@ -323,10 +326,7 @@ def shift_beats(beats: np.ndarray, *, period: float, sixteenths: int, envelope: 
     n = envelope.shape[0]
     if sixteenths % 4 == 0 or beats.size == 0 or n < 3:
         return beats
-    moved = beats + (sixteenths % 4) * period / 4
-    if moved[-1] > n - 1 and moved[0] - period >= 0:
-        moved = np.concatenate([[moved[0] - period], moved[:-1]])
-    moved = moved[moved <= n - 1]
+    moved = keep_inside(beats + (sixteenths % 4) * period / 4, period=period, n_frames=n)
     local = _local_score(envelope, period)
     reach = max(1, int(round(period / 16)))
     centre = np.round(moved).astype(np.int64)
@@ -338,6 +338,15 @@ def shift_beats(beats: np.ndarray, *, period: float, sixteenths: int, envelope: 
     frames = window[np.arange(centre.size), best]
     snapped = _refine(frames, local)
     return np.where(inside, snapped, moved)
+
+
+def keep_inside(moved: np.ndarray, *, period: float, n_frames: int) -> np.ndarray:
+    """Beats moved later, kept inside ``n_frames``: a beat pushed past the end comes back one
+    period before the first, if that is not before the start, so the count is unchanged; any
+    still past the end are dropped. Shared by `shift_beats` and `phase.swing_shift`."""
+    if moved.size and moved[-1] > n_frames - 1 and moved[0] - period >= 0:
+        moved = np.concatenate([[moved[0] - period], moved[:-1]])
+    return moved[moved <= n_frames - 1]
 
 
 def beat_strengths(envelope: np.ndarray, beats: np.ndarray, *, radius: int = 3) -> np.ndarray:
