@@ -75,7 +75,7 @@ librosa: ``librosa.load(path, sr=22050)`` → ``librosa.beat.beat_track(y=y, sr=
 Usage: ``python benchmarks/tempo_accuracy.py
 [--sets synthetic,fof,lmms,lmms-more,hydrogen,kits,percussion,mma,openmsx,excerpts,degraded,
 equivariance,stretch,wesnoth]
-[--no-librosa] [--cache DIR] [--tightness T] [-v]``.
+[--no-librosa] [--cache DIR] [--tightness T] [--no-chorus] [-v]``.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ import soundfile as sf  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import tempo_set  # noqa: E402
 from hydrogen_set import load_hydrogen_set  # noqa: E402
 from kit_set import ISSUE_TEMPOS, load_kit_set, load_percussion_set  # noqa: E402
 from lmms_set import LMMS_MORE, LMMS_MORE_ROOT  # noqa: E402
@@ -758,7 +759,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--tightness", type=float, default=None,
                         help="the beat tracker's tightness in place of dancer.analysis.beats.TIGHTNESS")
+    parser.add_argument("--no-chorus", action="store_true",
+                        help="render the fluidsynth sets (synthetic, MMA, OpenMSX) with fluidsynth's "
+                             "chorus off (tempo_set.FLUIDSYNTH_CHORUS)")
     args = parser.parse_args(argv)
+    if args.no_chorus:
+        tempo_set.FLUIDSYNTH_CHORUS = False
     if args.tightness is not None:
         beats_model.TIGHTNESS = args.tightness
     cache = args.cache or default_cache_dir()

@@ -41,6 +41,16 @@ FOF_ROOT = Path("/usr/share/games/fretsonfire/data/songs")
 #: Debian's ``wesnoth-1.16-music`` (the version is in the path): orchestral and folk game music.
 WESNOTH_MUSIC = "/usr/share/games/wesnoth/*/data/core/music/*.ogg"
 RENDER_RATE = 22050
+#: Whether fluidsynth renders with its chorus on (its default). The chorus sends most GM
+#: programs through a wide stereo effect whose left and right outputs are nearly opposite:
+#: a drum'n'bass groove of the held-out bank rendered with it has a left-right correlation of
+#: -0.79, one of its pads -0.90, and with the chorus off +0.99 and +0.99 (a real mix is rarely
+#: below 0, or it would vanish on a mono speaker). dancer analyses the channels' sum, so with the
+#: chorus on much of every render cancels before the analysis sees it. The renders stay as
+#: they were (their cache keys are the command); ``benchmarks/tempo_accuracy.py --no-chorus``
+#: renders every fluidsynth set without it, and ``benchmarks/stereo_image.py`` prints the
+#: correlation per source.
+FLUIDSYNTH_CHORUS = True
 TICKS = 480
 DRUMS = 9  # GM percussion is MIDI channel 10, zero-based 9
 _VELOCITY = {"X": 120, "x": 100, "o": 62}
@@ -273,7 +283,9 @@ def _render_target(midi: mido.MidiFile, out_dir: Path, name: str) -> tuple[Path,
     """Save ``midi`` as ``out_dir/NAME.mid``; (its path, the cached render's path, the command)."""
     midi_path = out_dir / f"{name}.mid"
     midi.save(midi_path)
-    command = ["fluidsynth", "-ni", "-q", "-F", "{out}", "-r", str(RENDER_RATE), "-g", "0.6", str(SOUNDFONT)]
+    chorus = [] if FLUIDSYNTH_CHORUS else ["-o", "synth.chorus.active=0"]
+    command = ["fluidsynth", "-ni", "-q", *chorus, "-F", "{out}", "-r", str(RENDER_RATE), "-g", "0.6",
+               str(SOUNDFONT)]
     key = hashlib.sha1(midi_path.read_bytes() + " ".join(command).encode()).hexdigest()[:12]
     return midi_path, out_dir / f"{name}-{key}.wav", command
 
