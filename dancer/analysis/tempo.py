@@ -79,9 +79,10 @@ That is what this module adds:
    steps 3–6 run again on its pitch changes instead of its onsets (`pulse.melodic_evidence`):
    a legato melody over held strings has no attacks, yet its notes change on the beat. It
    is a beat if the pitch changes recur at it (`MELODIC_SALIENCE`).
-7. Beat phase on the kick's grid (`beats.sixteenth_shift`), on the backbeat
-   (`beats.backbeat_shift`) or, where none marks two and four, where the chords change
-   (`phase.harmonic_shift`), and off a shuffle's swung upbeat (`phase.swing_shift`); meter from
+7. Beat phase on the kick's grid (`beats.sixteenth_shift`), on a kick that strikes every beat
+   (`phase.kick_grid`) or, without one, on the backbeat (`beats.backbeat_shift`) or, where
+   none marks two and four, where the chords change (`phase.harmonic_shift`), and off a
+   shuffle's swung upbeat (`phase.swing_shift`); meter from
    beat-synchronous accent and kick periodicity, downbeats where kick and bass are strongest
    and, where the harmony changes with the bar, where the chords change (`beats.chord_changes`),
    phrases every 8 beats (4/4) or 12 (3/4) (`beats`).
@@ -119,7 +120,7 @@ from dancer.analysis.levels import (
     odd_spans,
     pulse_seeds,
 )
-from dancer.analysis.phase import harmonic_shift, swing_shift
+from dancer.analysis.phase import harmonic_shift, kick_grid, swing_shift
 from dancer.analysis.priors import octave_certainty, onset_prior, tempo_prior
 from dancer.analysis.pulse import (
     WINDOW_SECONDS,
@@ -341,11 +342,16 @@ def _read(
     # the kick and bass say which eighth-note grid the beat is on.
     sixteenths = sixteenth_shift(beats, period=period, low=kick, accent=pulse)
     beats = shift_beats(beats, period=period, sixteenths=sixteenths, envelope=follow)
-    # An offbeat bass can hold the tracker on the "and"s; the backbeat says so, and where
-    # there is none to go by, the chords, which change on the beat.
-    halves = 0 if evidence.snare is None else backbeat_shift(beats, period=period, snare=evidence.snare)
-    if not halves and chroma is not None and not melodic:
-        halves = harmonic_shift(beats, period=period, chroma=chroma)
+    # An offbeat bass can hold the tracker on the "and"s. A kick on every beat says where the
+    # beat is; without one the backbeat says so, and where there is none to go by, the chords,
+    # which change on the beat.
+    floor = 0 if melodic else kick_grid(beats, period=period, kick=kick)
+    if floor:
+        halves = 0 if floor > 0 else 2
+    else:
+        halves = 0 if evidence.snare is None else backbeat_shift(beats, period=period, snare=evidence.snare)
+        if not halves and chroma is not None and not melodic:
+            halves = harmonic_shift(beats, period=period, chroma=chroma)
     beats = shift_beats(beats, period=period, sixteenths=halves, envelope=follow)
     # A shuffle can hold it on the swung "and"s, a third of a beat early.
     beats = swing_shift(beats, period=period, envelope=follow)

@@ -10,7 +10,7 @@ from synth import drum_render
 
 from dancer.analysis.beats import backbeat_shift, bar_phase, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
-from dancer.analysis.phase import harmonic_shift, swing_shift
+from dancer.analysis.phase import harmonic_shift, kick_grid, swing_shift
 from dancer.analysis.tempo import estimate_tempo
 
 SR = 22050
@@ -355,3 +355,31 @@ def test_swing_shift_moves_beats_off_a_shuffles_upbeat() -> None:
     beats12, env12 = _shuffle_envelope(triplets=True)
     np.testing.assert_array_equal(swing_shift(beats12, period=period, envelope=env12), beats12)
     np.testing.assert_array_equal(swing_shift(tracked[:10], period=period, envelope=env), tracked[:10])
+
+
+def _strokes(n: int, at: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """An onset envelope of ``n`` frames with a three-frame stroke of each level at each frame."""
+    envelope = np.zeros(n)
+    for t, level in zip(np.round(at).astype(int), levels):
+        envelope[t : t + 3] += level * np.array([1.0, 0.5, 0.2])
+    return envelope
+
+
+def test_kick_grid_says_which_grid_a_kick_on_every_beat_strikes(rng: np.random.Generator) -> None:
+    period, n = 24.0, 48
+    beats = 10 + period * np.arange(n)
+    middles = beats + period / 2
+    size = int(beats[-1] + 2 * period)
+    floor = _strokes(size, beats, rng.uniform(0.5, 1.0, n))  # four on the floor, humanised levels
+    assert kick_grid(beats, period=period, kick=floor) == 1
+    assert kick_grid(middles[:-1], period=period, kick=floor) == -1
+    # A bass on every "and" as loud as the kick: both grids struck, no verdict.
+    with_bass = floor + _strokes(size, middles, rng.uniform(0.5, 1.0, n))
+    assert kick_grid(beats, period=period, kick=with_bass) == 0
+    # A kick on one and three only leaves beats unstruck but strikes no midpoint: no verdict.
+    one_three = _strokes(size, beats[::2], np.ones(n // 2))
+    assert kick_grid(beats, period=period, kick=one_three) == 0
+    assert kick_grid(middles[:-1], period=period, kick=one_three) == 0
+    # Silence, or too few beats to tell: no verdict.
+    assert kick_grid(beats, period=period, kick=np.zeros(size)) == 0
+    assert kick_grid(middles[:12], period=period, kick=floor) == 0
