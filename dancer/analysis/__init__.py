@@ -42,16 +42,23 @@ LANE_DEPTH = 8
 
 
 def analyse_blocks(
-    blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, name: str = ""
+    blocks: Iterable[np.ndarray], *, sample_rate: int, channels: int, name: str = "",
+    reopen: Callable[[], Iterable[np.ndarray]] | None = None,
 ) -> Analysis:
     """Analyse a decoded signal given as float32 ``(frames, channels)`` blocks.
+
+    ``reopen``, if given, decodes the same signal again from the start: a stereo file whose
+    low end shows one channel in inverted polarity (`features.FeatureExtractor.low_correlation`
+    below `features.INVERTED_CORRELATION`) has its features taken again with that channel
+    turned back, since the channels' sum cancelled its centre. Only such files pay for a second
+    decode; loudness, which sums the channels' powers, needs none.
 
     Raises `DecodeError` (naming ``name``) for material that cannot be analysed: shorter than
     `MIN_SECONDS`, digital silence, or mostly non-finite samples.
     """
     from dancer.analysis.cues import find_cues
     from dancer.analysis.energy import energy_profile
-    from dancer.analysis.features import FeatureExtractor
+    from dancer.analysis.features import INVERTED_CORRELATION, FeatureExtractor
     from dancer.analysis.loudness import LoudnessMeter
     from dancer.analysis.tempo import estimate_tempo
 
@@ -62,14 +69,8 @@ def analyse_blocks(
     lane = _Lane(extractor.add)
     try:
         for block in blocks:
-            if block.ndim == 1:
-                block = block[:, None]
-            # Float files can hold absurd values (1e20) that overflow the spectra: damaged, like
-            # NaN. Two reductions clear a sound block without temporaries (a NaN fails both).
-            if block.size and not (-MAX_SAMPLE < block.min() and block.max() < MAX_SAMPLE):
-                finite = np.isfinite(block) & (np.abs(block) < MAX_SAMPLE)
-                nonfinite += int(block.size - np.count_nonzero(finite))
-                block = np.where(finite, block, np.float32(0.0)).astype(np.float32)
+            block, bad = _finite(block[:, None] if block.ndim == 1 else block)
+            nonfinite += bad
             frames += len(block)
             lane.put(block)
             meter.add(block)
@@ -88,6 +89,11 @@ def analyse_blocks(
         )
 
     features = extractor.finish()
+    if channels == 2 and reopen is not None and extractor.low_correlation < INVERTED_CORRELATION:
+        turned = FeatureExtractor(sample_rate, channels, invert_second=True)
+        for block in reopen():
+            turned.add(_finite(block[:, None] if block.ndim == 1 else block)[0])
+        features = turned.finish()
     loud = meter.result()
     if not np.isfinite(loud.integrated_lufs):
         raise DecodeError(f"{label}: silent (nothing above -70 LUFS)")
@@ -117,6 +123,18 @@ def analyse_blocks(
         intro_beats=int(cues.intro_beats),
         outro_beats=int(cues.outro_beats),
     )
+
+
+def _finite(block: np.ndarray) -> tuple[np.ndarray, int]:
+    """``block`` with its damaged samples zeroed, and how many there were.
+
+    Float files can hold absurd values (1e20) that overflow the spectra: damaged, like NaN.
+    Two reductions clear a sound block without temporaries (a NaN fails both)."""
+    if block.size and not (-MAX_SAMPLE < block.min() and block.max() < MAX_SAMPLE):
+        finite = np.isfinite(block) & (np.abs(block) < MAX_SAMPLE)
+        bad = int(block.size - np.count_nonzero(finite))
+        return np.where(finite, block, np.float32(0.0)).astype(np.float32), bad
+    return block, 0
 
 
 class _Lane:

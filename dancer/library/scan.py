@@ -181,7 +181,7 @@ def analyse_file(path: str | Path, *, on_start: Callable[[float], None] | None =
         if on_start is not None:
             on_start(info.duration)
         analysis = analyse_blocks(blocks, sample_rate=info.sample_rate, channels=info.channels,
-                                  name=display_path(path))
+                                  name=display_path(path), reopen=lambda: open_stream(Path(path))[1])
     except DancerError as exc:
         return replace(base, error=_strip_path(str(exc), path))
     except MemoryError:

@@ -226,3 +226,29 @@ def test_centroid_is_librosas_spectral_centroid(rng: np.random.Generator) -> Non
     assert expected[sounding].min() < 500 and expected[sounding].max() > 3000
     np.testing.assert_allclose(f.centroid[sounding], expected[sounding], rtol=1e-4)
     assert (~sounding).sum() > 10 and np.all(f.centroid[~sounding] == 0)
+
+
+def test_low_correlation_tells_a_channel_in_inverted_polarity(rng: np.random.Generator) -> None:
+    bass = np.sin(2 * np.pi * 55.0 * np.arange(3 * SR) / SR).astype(np.float32)
+    hiss = 0.05 * rng.standard_normal(bass.shape[0]).astype(np.float32)
+    for sign, expected in ((1.0, 1.0), (-1.0, -1.0)):
+        stereo = np.stack([bass + hiss, sign * bass - hiss], axis=1)
+        whole = FeatureExtractor(SR, 2)
+        whole.add(stereo)
+        split = FeatureExtractor(SR, 2)
+        for cut in np.split(stereo, [1, 100, 4097, 50000]):  # how the blocks fall does not matter
+            split.add(cut)
+        assert whole.low_correlation == pytest.approx(expected, abs=0.05)
+        assert split.low_correlation == pytest.approx(whole.low_correlation, abs=1e-9)
+    assert FeatureExtractor(SR, 2).low_correlation == 1.0  # nothing added yet
+
+
+def test_invert_second_turns_the_channel_back(rng: np.random.Generator) -> None:
+    left = _clicks(np.arange(0.2, 3, 0.4), 3.0) + 0.01 * rng.standard_normal(3 * SR).astype(np.float32)
+    right = _clicks(np.arange(0.3, 3, 0.4), 3.0)
+    wired = extract_features(np.stack([left, right], axis=1), sample_rate=SR)
+    backwards = FeatureExtractor(SR, 2, invert_second=True)
+    backwards.add(np.stack([left, -right], axis=1))
+    turned = backwards.finish()
+    np.testing.assert_allclose(turned.onset, wired.onset, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(turned.chroma, wired.chroma, rtol=1e-5, atol=1e-6)

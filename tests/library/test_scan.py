@@ -420,3 +420,22 @@ def test_workers_crashing_at_start_up_point_at_numbas_cache(monkeypatch, tmp_pat
     reason = _start_failure(-11)
     assert reason.startswith("the analyser could not start (exit code -11); ")
     assert "numba-cache" in reason and ".nbc" in reason and "\n" not in reason
+
+
+def test_a_file_with_a_channel_in_inverted_polarity_keeps_its_beat(tmp_path):
+    # Analyser version 28 analysed the channels' sum, which such a file cancels: the groove was
+    # called beatless. Its low end says how it is wired, and the features are taken again.
+    from synth import plain_groove
+
+    groove = plain_groove(120.0, 20.0)
+    pad = 0.1 * np.sin(2 * np.pi * 220.0 * np.arange(groove.shape[0]) / 22050).astype(np.float32)
+    # The groove in the centre, a pad only on the left; the right channel wired backwards.
+    path = write_audio(tmp_path / "wired-backwards.wav", np.stack([groove + pad, -groove], axis=1), 22050)
+    track = scan_mod.analyse_file(path)
+    assert track.error is None and track.analysis is not None
+    assert not track.analysis.beatless
+    assert track.analysis.bpm == pytest.approx(120.0, rel=0.01)
+    wired = np.stack([groove + pad, groove], axis=1)
+    normal = scan_mod.analyse_file(write_audio(tmp_path / "wired.wav", wired, 22050))
+    assert len(track.analysis.beats) == len(normal.analysis.beats)
+    np.testing.assert_allclose(track.analysis.beats, normal.analysis.beats, atol=0.02)
