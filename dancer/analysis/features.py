@@ -293,9 +293,10 @@ class FeatureExtractor:
         A mix keeps its kick and bass in the centre, where both channels carry them alike (a
         record's groove, and any mono speaker, need that), so its low end correlates well above
         0: at least 0.10 over every stereo recording and render of the tempo benchmark, 0.36 over
-        its real recordings (a scratch count over its cached files). A file with one channel wired in inverted polarity reads the
-        opposite (-0.43 to -0.99 over the benchmark's 24 such copies), and its channels' sum, which
-        the features are taken of, has lost its centre: kick, bass and voice. Below
+        its real recordings (a scratch count over its cached files). A file with one channel
+        wired in inverted polarity reads the opposite (-0.43 to -0.99 over the benchmark's 24
+        such copies), and its channels' sum, which the features are taken of, has lost its
+        centre: kick, bass and voice. Below
         `INVERTED_CORRELATION`, `dancer.analysis.analyse_blocks` takes the features again with
         ``invert_second``. librosa reads one signal and has no notion of a file's wiring.
         """
