@@ -127,7 +127,7 @@ from dancer.analysis import beats as beats_model  # noqa: E402
 from dancer.analysis import priors  # noqa: E402
 from dancer.analysis import pulse as pulse_model  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
-from dancer.analysis.features import INVERTED_CORRELATION, FeatureExtractor, Features  # noqa: E402
+from dancer.analysis.features import FeatureExtractor, Features, turned_back  # noqa: E402
 from dancer.analysis.levels import drop_groupings_of_three  # noqa: E402
 from dancer.analysis.pulse import pulse_evidence  # noqa: E402
 from dancer.analysis.tempo import estimate_tempo  # noqa: E402
@@ -157,17 +157,17 @@ class Estimate:
 
 
 def decode_features(path: Path) -> Features:
-    """The features `dancer.analysis.analyse_blocks` takes of a file: again with the second
-    channel turned back when the low end shows it in inverted polarity."""
-    def extract(invert_second: bool) -> tuple[Features, float]:
+    """The features `dancer.analysis.analyse_blocks` takes of a file, turned back if it is
+    wired backwards (`features.turned_back`)."""
+    def blocks():
         with sf.SoundFile(str(path)) as f:
-            extractor = FeatureExtractor(f.samplerate, f.channels, invert_second=invert_second)
-            for block in f.blocks(65536, dtype="float32", always_2d=True):
-                extractor.add(block)
-            return extractor.finish(), extractor.low_correlation if f.channels == 2 else 1.0
+            yield from f.blocks(65536, dtype="float32", always_2d=True)
 
-    features, correlation = extract(False)
-    return extract(True)[0] if correlation < INVERTED_CORRELATION else features
+    info = sf.info(str(path))
+    extractor = FeatureExtractor(info.samplerate, info.channels)
+    for block in blocks():
+        extractor.add(block)
+    return turned_back(extractor, extractor.finish(), blocks)
 
 
 def run_dancer(path: Path) -> Estimate:

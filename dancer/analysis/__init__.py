@@ -48,17 +48,16 @@ def analyse_blocks(
     """Analyse a decoded signal given as float32 ``(frames, channels)`` blocks.
 
     ``reopen``, if given, decodes the same signal again from the start: a stereo file whose
-    low end shows one channel in inverted polarity (`features.FeatureExtractor.low_correlation`
-    below `features.INVERTED_CORRELATION`) has its features taken again with that channel
-    turned back, since the channels' sum cancelled its centre. Only such files pay for a second
-    decode; loudness, which sums the channels' powers, needs none.
+    low end shows one channel in inverted polarity has its features taken again with that
+    channel turned back (`features.turned_back`), since the channels' sum cancelled its
+    centre. Loudness, which sums the channels' powers, needs no second pass.
 
     Raises `DecodeError` (naming ``name``) for material that cannot be analysed: shorter than
     `MIN_SECONDS`, digital silence, or mostly non-finite samples.
     """
     from dancer.analysis.cues import find_cues
     from dancer.analysis.energy import energy_profile
-    from dancer.analysis.features import INVERTED_CORRELATION, FeatureExtractor
+    from dancer.analysis.features import FeatureExtractor, turned_back
     from dancer.analysis.loudness import LoudnessMeter
     from dancer.analysis.tempo import estimate_tempo
 
@@ -88,12 +87,8 @@ def analyse_blocks(
             f"{label}: too short to dance to ({duration:.2f} s; dancer needs at least {MIN_SECONDS:g} s)"
         )
 
-    features = extractor.finish()
-    if channels == 2 and reopen is not None and extractor.low_correlation < INVERTED_CORRELATION:
-        turned = FeatureExtractor(sample_rate, channels, invert_second=True)
-        for block in reopen():
-            turned.add(_finite(block[:, None] if block.ndim == 1 else block)[0])
-        features = turned.finish()
+    features = turned_back(extractor, extractor.finish(), None if reopen is None else lambda: (
+        _finite(block[:, None] if block.ndim == 1 else block)[0] for block in reopen()))
     loud = meter.result()
     if not np.isfinite(loud.integrated_lufs):
         raise DecodeError(f"{label}: silent (nothing above -70 LUFS)")

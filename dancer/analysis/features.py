@@ -36,6 +36,7 @@ frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,12 +48,14 @@ __all__ = [
     "ANALYSIS_RATE",
     "BAND_EDGES",
     "FRAME_RATE",
-    "INVERTED_CORRELATION",
     "HOP",
+    "INVERTED_CORRELATION",
     "N_FFT",
     "FeatureExtractor",
     "Features",
+    "LowCorrelation",
     "extract_features",
+    "turned_back",
 ]
 
 ANALYSIS_RATE = 22050
@@ -83,11 +86,11 @@ MAX_QUIET_GAIN_DB = 30.0
 SILENT_BATCH_DB = -70.0
 #: Frames computed per batch (11.9 s of audio): bounds the transient arrays to ~6 MB.
 BATCH_FRAMES = 512
-#: `FeatureExtractor.low_correlation` averages each channel over this many input samples (a
+#: `LowCorrelation` averages each channel over this many input samples (a
 #: crude low-pass: below ~340 Hz at 44.1 kHz, where the kick and bass sit) ...
 CORRELATION_DECIMATION = 64
 #: ... and a stereo file whose low end correlates below this has one channel in inverted
-#: polarity (`FeatureExtractor.low_correlation`, `dancer.analysis.analyse_blocks`).
+#: polarity (`LowCorrelation`, `turned_back`).
 INVERTED_CORRELATION = -0.2
 
 
@@ -181,11 +184,8 @@ class FeatureExtractor:
             raise ValueError(f"bad stream format: {sample_rate} Hz, {channels} channels")
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
-        self._second = np.float32(-1.0 if invert_second else 1.0)
-        # Running sums of the channels' decimated products, for `low_correlation`, and the
-        # input samples not yet averaged into them.
-        self._products = np.zeros(3)
-        self._leftover = np.zeros((0, 2), dtype=np.float32)
+        self._pair = np.subtract if invert_second else np.add  # how two channels are summed
+        self._wiring = LowCorrelation()
         self._n_input = 0
         self._finished = False
         self._resampler = (
@@ -272,13 +272,9 @@ class FeatureExtractor:
         if self.channels == 1:
             return np.array(block[:, 0], dtype=np.float32)
         if self.channels == 2:
-            self._correlate(block)
-            mono = block[:, 1] * self._second
-            mono += block[:, 0]
-            mono *= np.float32(0.5)
-            return mono
+            self._wiring.add(block)
         # A column loop: numpy's reduction along a short last axis is ~10x slower.
-        mono = np.add(block[:, 0], block[:, 1], dtype=np.float32)
+        mono = (self._pair if self.channels == 2 else np.add)(block[:, 0], block[:, 1], dtype=np.float32)
         for channel in range(2, self.channels):
             mono += block[:, channel]
         mono *= np.float32(1.0 / self.channels)
@@ -286,39 +282,9 @@ class FeatureExtractor:
 
     @property
     def low_correlation(self) -> float:
-        """The correlation of the two channels' low end over everything added so far (each
-        channel averaged over `CORRELATION_DECIMATION` samples, as given, before any
-        ``invert_second``); 1.0 for mono and for silence.
-
-        A mix keeps its kick and bass in the centre, where both channels carry them alike (a
-        record's groove, and any mono speaker, need that), so its low end correlates well above
-        0: at least 0.10 over every stereo recording and render of the tempo benchmark, 0.36 over
-        its real recordings (a scratch count over its cached files). A file with one channel
-        wired in inverted polarity reads the opposite (-0.43 to -0.99 over the benchmark's 24
-        such copies), and its channels' sum, which the features are taken of, has lost its
-        centre: kick, bass and voice. Below
-        `INVERTED_CORRELATION`, `dancer.analysis.analyse_blocks` takes the features again with
-        ``invert_second``. librosa reads one signal and has no notion of a file's wiring.
-        """
-        lr, ll, rr = self._products
-        return float(lr / np.sqrt(ll * rr)) if ll > 0 and rr > 0 else 1.0
-
-    def _correlate(self, block: np.ndarray) -> None:
-        d = CORRELATION_DECIMATION
-        if self._leftover.shape[0]:  # complete the group the last block began
-            head = min(d - self._leftover.shape[0], block.shape[0])
-            self._leftover = np.concatenate([self._leftover, block[:head]])
-            block = block[head:]
-            if self._leftover.shape[0] < d:
-                return
-            self._accumulate(self._leftover)
-        whole = (block.shape[0] // d) * d
-        self._accumulate(block[:whole])
-        self._leftover = np.array(block[whole:], dtype=np.float32)
-
-    def _accumulate(self, samples: np.ndarray) -> None:
-        means = samples.reshape(-1, CORRELATION_DECIMATION, 2).sum(axis=1, dtype=np.float64)
-        self._products += (means[:, 0] @ means[:, 1], means[:, 0] @ means[:, 0], means[:, 1] @ means[:, 1])
+        """`LowCorrelation` of the stereo input added so far, before any ``invert_second``;
+        1.0 for mono and for silence."""
+        return self._wiring.value
 
     def _push(self, samples: np.ndarray, *, flush: bool = False) -> None:
         if samples.size:
@@ -411,6 +377,66 @@ class FeatureExtractor:
             detrend=False,
         )
         return np.atleast_2d(flux)[:, 1:]
+
+
+class LowCorrelation:
+    """The correlation of two channels' low end, ``add`` block by block: each channel averaged
+    over `CORRELATION_DECIMATION` samples, however the blocks fall; ``value`` is 1.0 until
+    there is sound in both.
+
+    A mix keeps its kick and bass in the centre, where both channels carry them alike (a
+    record's groove, and any mono speaker, need that), so its low end correlates well above
+    0: at least 0.10 over every stereo recording and render of the tempo benchmark, 0.36 over
+    its real recordings (``benchmarks/stereo_image.py``, column ``wiring``). A file with one
+    channel wired in inverted polarity reads the opposite (-0.43 to -0.99 over the benchmark's
+    24 such copies, ``--sets inverted``), and its channels' sum, which the features are taken
+    of, has lost its centre: kick, bass and voice. Below `INVERTED_CORRELATION`,
+    `turned_back` takes the features again with ``invert_second``. librosa reads one signal
+    and has no notion of a file's wiring.
+    """
+
+    def __init__(self) -> None:
+        self._products = np.zeros(3)  # running sums of left·right, left², right²
+        self._leftover = np.zeros((0, 2), dtype=np.float32)  # samples not yet averaged
+
+    @property
+    def value(self) -> float:
+        lr, ll, rr = self._products
+        return float(lr / np.sqrt(ll * rr)) if ll > 0 and rr > 0 else 1.0
+
+    def add(self, block: np.ndarray) -> None:
+        """Feed the next ``(n, 2)`` block."""
+        d = CORRELATION_DECIMATION
+        block = np.asarray(block, dtype=np.float32)
+        if self._leftover.shape[0]:  # complete the group the last block began
+            head = min(d - self._leftover.shape[0], block.shape[0])
+            self._leftover = np.concatenate([self._leftover, block[:head]])
+            block = block[head:]
+            if self._leftover.shape[0] < d:
+                return
+            self._accumulate(self._leftover)
+        whole = (block.shape[0] // d) * d
+        self._accumulate(block[:whole])
+        self._leftover = np.array(block[whole:], dtype=np.float32)
+
+    def _accumulate(self, samples: np.ndarray) -> None:
+        means = samples.reshape(-1, CORRELATION_DECIMATION, 2).sum(axis=1, dtype=np.float64)
+        self._products += (means[:, 0] @ means[:, 1], means[:, 0] @ means[:, 0], means[:, 1] @ means[:, 1])
+
+
+def turned_back(
+    extractor: FeatureExtractor, features: Features, reopen: Callable[[], Iterable[np.ndarray]] | None
+) -> Features:
+    """``features`` (what ``extractor`` finished with), or, when its stereo input's low end
+    shows the second channel in inverted polarity (`FeatureExtractor.low_correlation` below
+    `INVERTED_CORRELATION`) and ``reopen`` can decode the signal again from the start, the
+    features of that second decode with the channel turned back. Only such files pay for it."""
+    if extractor.channels != 2 or reopen is None or extractor.low_correlation >= INVERTED_CORRELATION:
+        return features
+    turned = FeatureExtractor(extractor.sample_rate, 2, invert_second=True)
+    for block in reopen():
+        turned.add(block)
+    return turned.finish()
 
 
 def extract_features(
