@@ -21,7 +21,8 @@ Targets: single-job scan end to end >= 1.0 x librosa default (issue #12: the ana
 on librosa now, imports and all) and >= 0.6 x decode only (issue #2), each printed on the line
 it is checked against; unchanged rescan of 1,000 files <= 1 s; <= 200 MB peak resident memory
 analysing a 60-minute file (VmHWM of a fresh process, issue #12), printed beside the peak of a
-process that only imports librosa and of the librosa default pipeline on the same file.
+process that only imports librosa, what that floor is made of (`IMPORT_PARTS_SCRIPT`), and the
+peak of the librosa default pipeline on the same file.
 
     python benchmarks/scan.py [FOLDER] [--repeat 3] [--skip-memory] [--skip-e2e]
 """
@@ -37,6 +38,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -230,6 +232,32 @@ def peak_memory_60min(work: Path) -> dict[str, float]:
     return out
 
 
+#: Resident memory (MB) of a process that only imports the librosa modules the analysis uses,
+#: by what holds it (``/proc/self/smaps``): the floor below which no librosa-based analysis goes.
+IMPORT_PARTS_SCRIPT = """
+import json, librosa.onset, librosa.beat, librosa.feature
+parts, where = {}, None
+for line in open('/proc/self/smaps'):
+    field = line.split()
+    if field and not field[0].endswith(':') and '-' in field[0]:
+        name = field[5] if len(field) > 5 else ''
+        where = ("numba's LLVM (libllvmlite.so)" if 'llvmlite' in name else
+                 'Python objects and arrays (heap, anonymous)' if name in ('', '[heap]') else
+                 'other shared libraries' if '.so' in name else 'other')
+    elif field and field[0] == 'Rss:':
+        parts[where] = parts.get(where, 0) + int(field[1]) / 1024
+print(json.dumps(parts))
+"""
+
+
+def import_floor_parts() -> dict[str, float]:
+    """`IMPORT_PARTS_SCRIPT` in a fresh process: what the import floor is made of, largest first."""
+    res = subprocess.run([sys.executable, "-c", IMPORT_PARTS_SCRIPT], capture_output=True, text=True,
+                         check=True, env=subprocess_env())
+    parts = json.loads(res.stdout)
+    return dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
 # -- report ----------------------------------------------------------------------------------
 
 
@@ -321,6 +349,8 @@ def main() -> None:
               f"{'met' if mem['dancer'] <= 200 else 'NOT met'}")
         print(f"  a process that only warms up   {mem['warm']:.0f} MB; one that only imports librosa "
               f"{mem['import']:.0f} MB (the floor of any librosa-based analysis)")
+        print("    resident after the imports: " + ", ".join(
+            f"{where} {mb:.0f} MB" for where, mb in import_floor_parts().items() if mb >= 1))
         print(f"  librosa default, same file     {mem['librosa']:.0f} MB   ratio librosa/dancer "
               f"{mem['librosa'] / mem['dancer']:.2f}")
         print(f"  a 3-hour file                  {mem['dancer 3 h']:.0f} MB "
