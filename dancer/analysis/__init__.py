@@ -68,7 +68,7 @@ def analyse_blocks(
     lane = _Lane(extractor.add)
     try:
         for block in blocks:
-            block, bad = _finite(block[:, None] if block.ndim == 1 else block)
+            block, bad = _finite(block)
             nonfinite += bad
             frames += len(block)
             lane.put(block)
@@ -87,8 +87,8 @@ def analyse_blocks(
             f"{label}: too short to dance to ({duration:.2f} s; dancer needs at least {MIN_SECONDS:g} s)"
         )
 
-    features = turned_back(extractor, extractor.finish(), None if reopen is None else lambda: (
-        _finite(block[:, None] if block.ndim == 1 else block)[0] for block in reopen()))
+    features = turned_back(extractor, extractor.finish(),
+                           None if reopen is None else lambda: (_finite(block)[0] for block in reopen()))
     loud = meter.result()
     if not np.isfinite(loud.integrated_lufs):
         raise DecodeError(f"{label}: silent (nothing above -70 LUFS)")
@@ -121,10 +121,12 @@ def analyse_blocks(
 
 
 def _finite(block: np.ndarray) -> tuple[np.ndarray, int]:
-    """``block`` with its damaged samples zeroed, and how many there were.
+    """``block`` as ``(frames, channels)`` with its damaged samples zeroed, and how many there were.
 
     Float files can hold absurd values (1e20) that overflow the spectra: damaged, like NaN.
     Two reductions clear a sound block without temporaries (a NaN fails both)."""
+    if block.ndim == 1:
+        block = block[:, None]
     if block.size and not (-MAX_SAMPLE < block.min() and block.max() < MAX_SAMPLE):
         finite = np.isfinite(block) & (np.abs(block) < MAX_SAMPLE)
         bad = int(block.size - np.count_nonzero(finite))

@@ -39,6 +39,7 @@ __all__ = [
     "chord_changes",
     "fit_beat_grid",
     "keep_inside",
+    "on_and_between",
     "phrase_phase",
     "phrase_starts",
     "shift_beats",
@@ -297,20 +298,28 @@ def backbeat_shift(
     beats = np.asarray(beats, dtype=np.float64)
     if beats.size < BACKBEAT_WINDOW + 1 or period < 4:
         return 0
-    radius = max(1, int(round(period / 12)))
-    on = beats[:-1]
-    middles = on + period / 2
-    keep = middles <= len(snare) - 1
-    on, middles = on[keep], middles[keep]
 
-    def swing(at: np.ndarray) -> float:
-        s = beat_strengths(snare, at, radius=radius)
+    def swing(s: np.ndarray) -> float:
         n = (s.size // BACKBEAT_WINDOW) * BACKBEAT_WINDOW
         windows = s[:n].reshape(-1, BACKBEAT_WINDOW)
         return float(np.abs(windows @ (-1.0) ** np.arange(BACKBEAT_WINDOW)).sum())
 
-    here, there = swing(on), swing(middles)
+    here, there = (swing(s) for s in on_and_between(snare, beats, period=period))
     return 2 if there + 1e-3 > margin * (here + 1e-3) else 0
+
+
+def on_and_between(
+    envelope: np.ndarray, beats: np.ndarray, *, period: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """`beat_strengths` of ``envelope`` within a twelfth of a period of each beat but the last
+    and of the midpoint after it; a midpoint past the envelope's end is dropped with its beat.
+    The two grids `backbeat_shift` and `phase.kick_grid` weigh against each other."""
+    on = np.asarray(beats, dtype=np.float64)[:-1]
+    middles = on + period / 2
+    keep = middles <= len(envelope) - 1
+    radius = max(1, int(round(period / 12)))
+    return (beat_strengths(envelope, on[keep], radius=radius),
+            beat_strengths(envelope, middles[keep], radius=radius))
 
 
 def shift_beats(beats: np.ndarray, *, period: float, sixteenths: int, envelope: np.ndarray) -> np.ndarray:

@@ -184,7 +184,7 @@ class FeatureExtractor:
             raise ValueError(f"bad stream format: {sample_rate} Hz, {channels} channels")
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
-        self._pair = np.subtract if invert_second else np.add  # how two channels are summed
+        self._pair = np.subtract if invert_second else np.add  # how the first two channels are summed
         self._wiring = LowCorrelation()
         self._n_input = 0
         self._finished = False
@@ -274,7 +274,7 @@ class FeatureExtractor:
         if self.channels == 2:
             self._wiring.add(block)
         # A column loop: numpy's reduction along a short last axis is ~10x slower.
-        mono = (self._pair if self.channels == 2 else np.add)(block[:, 0], block[:, 1], dtype=np.float32)
+        mono = self._pair(block[:, 0], block[:, 1], dtype=np.float32)
         for channel in range(2, self.channels):
             mono += block[:, channel]
         mono *= np.float32(1.0 / self.channels)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dancer.analysis.beats import beat_strengths, chord_changes, keep_inside
+from dancer.analysis.beats import beat_strengths, chord_changes, keep_inside, on_and_between
 
 __all__ = ["FLOOR_KICK", "FLOOR_MISS", "FLOOR_SHARE", "HARMONIC_MARGIN", "HARMONIC_QUANTILE",
            "harmonic_shift", "kick_grid", "swing_shift"]
@@ -137,15 +137,9 @@ def kick_grid(beats: np.ndarray, *, period: float, kick: np.ndarray) -> int:
     kick = np.asarray(kick, dtype=np.float64)
     if beats.size < 16 or period < 4:
         return 0
-    on = beats[:-1]
-    middles = on + period / 2
-    keep = middles <= kick.shape[0] - 1
-    on, middles = on[keep], middles[keep]
-    if on.size < 15:
+    here, there = on_and_between(kick, beats, period=period)
+    if here.size < 15:
         return 0
-    radius = max(1, int(round(period / 12)))
-    here = beat_strengths(kick, on, radius=radius)
-    there = beat_strengths(kick, middles, radius=radius)
     loud = float(np.percentile(np.concatenate([here, there]), 90))
     if loud <= 0:
         return 0
