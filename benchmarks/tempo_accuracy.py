@@ -225,6 +225,7 @@ class Summary:
     on_beat: str = "-"
     downbeat: str = "-"
     meter: str = "-"
+    lag_ms: float = float("nan")
 
 
 #: A tracked beat within this many seconds of the labelled grid counts as on the beat.
@@ -237,6 +238,21 @@ def grid_hits(times: np.ndarray | None, period: float) -> float:
         return 0.0
     offset = (np.asarray(times) + 0.5 * period) % period - 0.5 * period
     return float(np.mean(np.abs(offset) <= BEAT_TOLERANCE))
+
+
+def beat_lag(times: np.ndarray, *, grid: np.ndarray | None = None, period: float | None = None) -> float:
+    """Median signed distance (seconds; > 0: late) from each of ``times`` within
+    `BEAT_TOLERANCE` of a labelled beat to that beat: of the sorted ``grid``, or of the
+    multiples of ``period`` from t = 0. NaN when none is that close."""
+    times = np.asarray(times, dtype=np.float64)
+    if grid is None:
+        offset = (times + 0.5 * period) % period - 0.5 * period
+    else:
+        right = np.clip(np.searchsorted(grid, times), 1, len(grid) - 1)
+        late, early = times - grid[right - 1], times - grid[right]
+        offset = np.where(np.abs(late) <= np.abs(early), late, early)
+    close = offset[np.abs(offset) <= BEAT_TOLERANCE]
+    return float(np.median(close)) if close.size else float("nan")
 
 
 def nearest_hits(times: np.ndarray | None, grid: np.ndarray) -> float:
@@ -257,8 +273,9 @@ GRID_SOURCES = ("synthetic", "lmms", "lmms-more", "hydrogen", "kits", "percussio
 BAR_SOURCES = (*GRID_SOURCES, "mma")
 
 
-def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str, str, str]:
-    """Beat phase, downbeat and meter agreement where the true beats are known.
+def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str, str, str, float]:
+    """Beat phase, downbeat and meter agreement where the true beats are known, and how late
+    the beats sit on them (ms; the median over the items on the beat of each one's `beat_lag`).
 
     Renders of a song, a score or a drum pattern at one tempo (`GRID_SOURCES`, tempo constant):
     their first beat is at the start of the file. Charted recordings and rendered MIDI files
@@ -274,11 +291,16 @@ def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str
             if i.bpm and e.bpm and abs(np.log2(e.bpm / i.bpm)) < 0.06
             and (i.chart or (i.source in GRID_SOURCES and i.tempo_constant))]
     if not grid:
-        return "-", "-", "-"
+        return "-", "-", "-", float("nan")
 
     def on_beat(i: LabelledItem, e: Estimate) -> bool:
         hits = nearest_hits(e.beats, chart_beats(i.chart)) if i.chart else grid_hits(e.beats, 60.0 / i.bpm)
         return hits >= 0.8
+
+    def lag(i: LabelledItem, e: Estimate) -> float:
+        if i.chart:
+            return beat_lag(e.beats, grid=np.asarray(chart_beats(i.chart), dtype=np.float64))
+        return beat_lag(e.beats, period=60.0 / i.bpm)
 
     def on_bar(i: LabelledItem, e: Estimate) -> bool:
         if i.chart:
@@ -286,18 +308,20 @@ def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str
         return grid_hits(e.downbeats, i.meter * 60.0 / i.bpm) >= 0.8
 
     beat = sum(on_beat(i, e) for i, e in grid)
+    lags = [lag(i, e) for i, e in grid if on_beat(i, e)]
     bars = [(i, e) for i, e in grid if i.source in BAR_SOURCES and e.downbeats is not None]
     down = sum(on_bar(i, e) for i, e in bars)
     meter = sum(e.meter == i.meter for i, e in grid)
     n = len(grid)
-    return f"{beat}/{n}", f"{down}/{len(bars)}" if bars else "-", f"{meter}/{n}"
+    return (f"{beat}/{n}", f"{down}/{len(bars)}" if bars else "-", f"{meter}/{n}",
+            1000 * float(np.median(lags)) if lags else float("nan"))
 
 
 def summarise(items: list[LabelledItem], estimates: list[Estimate]) -> Summary:
     beat = [(i, e) for i, e in zip(items, estimates) if i.bpm is not None]
     still = [(i, e) for i, e in zip(items, estimates) if i.bpm is None]
     hits = [relative_error(e.bpm, i.bpm) for i, e in beat if relative_error(e.bpm, i.bpm) <= ACC1_TOLERANCE]
-    on_beat, downbeat, meter = structure(items, estimates)
+    on_beat, downbeat, meter, lag_ms = structure(items, estimates)
     return Summary(
         acc1=len(hits) / len(beat) if beat else float("nan"),
         acc2=sum(acc2_hit(e.bpm, i.bpm) for i, e in beat) / len(beat) if beat else float("nan"),
@@ -309,6 +333,7 @@ def summarise(items: list[LabelledItem], estimates: list[Estimate]) -> Summary:
         on_beat=on_beat,
         downbeat=downbeat,
         meter=meter,
+        lag_ms=lag_ms,
     )
 
 
@@ -362,14 +387,14 @@ def evaluate(name: str, items: list[LabelledItem], *, with_librosa: bool, verbos
     audio = sum(i.seconds for i in items)
     print(f"-- {name} summary ({audio:.0f} s of audio) --")
     print(f"{'system':<8} {'Acc1':>6} {'Acc2':>6} {'med|err|%':>9} {'beatless':>9} {'false-bl':>8} "
-          f"{'wall s':>7} {'cpu s':>6} {'x rt':>6} {'on-beat':>8} {'downbeat':>8} {'meter':>6}")
+          f"{'wall s':>7} {'cpu s':>6} {'x rt':>6} {'on-beat':>8} {'lag ms':>6} {'downbeat':>8} {'meter':>6}")
     for system, s in ((k, v) for k, v in result.items() if k in ("dancer", "librosa")):
         meter = s.meter if system == "dancer" else "-"
         downbeat = s.downbeat if system == "dancer" else "-"
         print(
             f"{system:<8} {s.acc1:6.3f} {s.acc2:6.3f} {s.median_error:9.3f} {s.beatless_found:>9} "
             f"{s.false_beatless:>8} {s.seconds:7.2f} {s.cpu:6.2f} {audio / s.seconds:6.0f} {s.on_beat:>8} "
-            f"{downbeat:>8} {meter:>6}"
+            f"{'-' if np.isnan(s.lag_ms) else f'{s.lag_ms:.1f}':>6} {downbeat:>8} {meter:>6}"
         )
     if with_librosa:
         ours, theirs = result["dancer"], result["librosa"]
