@@ -330,14 +330,15 @@ def test_harmonic_shift_leaves_beats_alone_without_chords_or_with_a_few_anticipa
 
 
 def _shuffle_envelope(n_beats: int = 40, period: float = 24.0, *, upbeat: float = 11 / 16,
-                      triplets: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """An onset envelope with beats at 10 + k·period, the beat louder than its swung "and" at
-    ``upbeat`` of the beat (a shuffle), or three equal triplets a beat (12/8)."""
+                      triplets: bool = False, beat: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """An onset envelope with beats at 10 + k·period, the beat (``beat`` loud) against its
+    swung "and" at ``upbeat`` of the beat (0.8 loud: a shuffle), or three equal triplets a beat
+    (12/8)."""
     n = int(10 + (n_beats + 1) * period)
     env = np.zeros(n)
     beats = 10 + period * np.arange(n_beats)
     for b in beats:
-        env[int(round(b))] += 1.0
+        env[int(round(b))] += beat
         for at, gain in (((1 / 3, 1.0), (2 / 3, 1.0)) if triplets else ((upbeat, 0.8),)):
             env[int(round(b + at * period))] += gain
     return beats, env
@@ -355,6 +356,25 @@ def test_swing_shift_moves_beats_off_a_shuffles_upbeat() -> None:
     beats12, env12 = _shuffle_envelope(triplets=True)
     np.testing.assert_array_equal(swing_shift(beats12, period=period, envelope=env12), beats12)
     np.testing.assert_array_equal(swing_shift(tracked[:10], period=period, envelope=env), tracked[:10])
+
+
+def test_swing_shift_moves_beats_off_an_upbeat_louder_than_the_beat() -> None:
+    """OpenMSX's redfarn shuffles: the swung "and" louder than the beat in every band, the beat
+    at under half of it, and the tracker, locked on the "and"s, a frame early or late at random.
+    Until analyser version 30 both kept the beats there (the beat too weak; the tracked peak's
+    jittered shoulder taken for the strongest offset). A beat that is barely there is no reason
+    to move."""
+    period = 17.0  # 152 BPM at 43 frames a second
+    beats, env = _shuffle_envelope(period=period, beat=0.36)  # 0.45 of the "and"
+    env = np.convolve(env, [0.5, 1.0, 0.5], mode="same")  # an onset spans a few frames
+    jitter = np.random.default_rng(3).integers(-1, 2, beats.size - 1)
+    tracked = beats[:-1] + np.round(11 / 16 * period) + jitter
+    moved = swing_shift(tracked, period=period, envelope=env)
+    on = np.min(np.abs(moved[:, None] - beats[None, :]), axis=1)
+    assert moved.size >= tracked.size - 1 and np.median(on) <= 1.0
+    _, faint = _shuffle_envelope(period=period, beat=0.08)  # 0.1 of the "and": a ghost note
+    faint = np.convolve(faint, [0.5, 1.0, 0.5], mode="same")
+    np.testing.assert_array_equal(swing_shift(tracked, period=period, envelope=faint), tracked)
 
 
 def _strokes(n: int, at: np.ndarray, levels: np.ndarray) -> np.ndarray:
