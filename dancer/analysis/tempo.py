@@ -120,7 +120,7 @@ from dancer.analysis.levels import (
     odd_spans,
     pulse_seeds,
 )
-from dancer.analysis.phase import harmonic_shift, kick_grid, swing_shift
+from dancer.analysis.phase import harmonic_shift, kick_grid, one_grid, swing_shift
 from dancer.analysis.priors import octave_certainty, onset_prior, tempo_prior
 from dancer.analysis.pulse import (
     WINDOW_SECONDS,
@@ -314,11 +314,11 @@ def _read(
     level, pulse_level, certainty = _choose_level(levels, evidence, main_pulse=float(seeds[0]))
     refined = _refine_period(acf, level)
     follow = evidence.accent if melodic else _followed(evidence, level)
-    beats = track_beats(follow, period=refined if abs(refined / level - 1) > 0.005 else level)
+    beats = one_grid(track_beats(follow, period=refined if abs(refined / level - 1) > 0.005 else level),
+                     period=refined, n_frames=n)
     period = refined
     grid = fit_beat_grid(beats, period=period)
-    # Whether there is a pulse is the periodicity's call; the grid's steadiness only lowers
-    # the confidence (a tracker that wanders on a loose recording is no reason for "beatless").
+    # Pulse or none is the periodicity's call; a wandering grid only lowers the confidence.
     presence = acf if evidence.presence_acf is None else evidence.presence_acf
     pulse_confidence, beatless = _confidence(presence, period=period, grid=grid, attack=evidence.attack,
                                              seconds=n / frame_rate)

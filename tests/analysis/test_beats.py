@@ -10,7 +10,7 @@ from synth import drum_render
 
 from dancer.analysis.beats import backbeat_shift, bar_phase, shift_beats, sixteenth_shift
 from dancer.analysis.features import extract_features
-from dancer.analysis.phase import harmonic_shift, kick_grid, swing_shift
+from dancer.analysis.phase import harmonic_shift, kick_grid, one_grid, swing_shift
 from dancer.analysis.tempo import estimate_tempo
 
 SR = 22050
@@ -403,3 +403,37 @@ def test_kick_grid_says_which_grid_a_kick_on_every_beat_strikes(rng: np.random.G
     # Silence, or too few beats to tell: no verdict.
     assert kick_grid(beats, period=period, kick=np.zeros(size)) == 0
     assert kick_grid(middles[:12], period=period, kick=floor) == 0
+
+
+def test_one_grid_puts_a_stretch_of_beats_on_the_ands_back_on_the_beat() -> None:
+    """A steady 128 BPM track of 200 beats whose tracker slipped onto the "and"s for 30 beats
+    (bending over four beats on the way there and back) and again for its last 20: every beat
+    comes back onto the grid, none is lost or doubled. A slip of a few beats (a fill) stays."""
+    period = 43.066 * 60 / 128
+    grid = 5.0 + period * np.arange(200)
+    off = np.zeros(200)
+    off[60:64] = [0.1, 0.2, 0.3, 0.4]
+    off[64:94] = 0.5
+    off[94:98] = [0.4, 0.3, 0.2, 0.1]
+    off[180:] = -0.5
+    off[120:125] = 0.5  # five beats: a fill, not a slip
+    jitter = np.random.default_rng(0).normal(0, 0.3, 200)
+    tracked = grid + off * period + jitter
+    mended = one_grid(tracked, period=period * 1.002, n_frames=int(grid[-1] + period))
+    on = (mended - 5.0) / period
+    assert mended.size == 200
+    assert np.all(np.abs(on[:120] - np.round(on[:120])) < 0.1)
+    assert np.all(np.abs(on[125:] - np.round(on[125:])) < 0.1)
+    np.testing.assert_allclose(mended[120:125], tracked[120:125])
+
+
+def test_one_grid_leaves_steady_drifting_and_short_tracks_alone() -> None:
+    period = 20.0
+    steady = 3.0 + period * np.arange(120) + np.random.default_rng(1).normal(0, 0.3, 120)
+    np.testing.assert_array_equal(one_grid(steady, period=period, n_frames=2500), steady)
+    # A live band speeding up 3% and slowing down again: its phase against any one grid drifts
+    # past half a beat over dozens of beats, which is no slip.
+    rates = 1.0 + 0.03 * np.sin(np.linspace(0, 2 * np.pi, 160))
+    drifting = 3.0 + np.concatenate([[0.0], np.cumsum(period / rates[:-1])])
+    np.testing.assert_array_equal(one_grid(drifting, period=period, n_frames=3300), drifting)
+    np.testing.assert_array_equal(one_grid(steady[:12], period=period, n_frames=300), steady[:12])
