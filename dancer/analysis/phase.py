@@ -26,7 +26,8 @@ import numpy as np
 from dancer.analysis.beats import beat_strengths, chord_changes, keep_inside, on_and_between
 
 __all__ = ["FLOOR_KICK", "FLOOR_MISS", "FLOOR_SHARE", "GRID_COHERENCE", "HARMONIC_MARGIN",
-           "HARMONIC_QUANTILE", "SLIP_BEATS", "harmonic_shift", "kick_grid", "one_grid", "swing_shift"]
+           "HARMONIC_QUANTILE", "SLIP_BEATS", "SLIP_MAX", "harmonic_shift", "kick_grid", "one_grid",
+           "swing_shift"]
 
 #: `harmonic_shift` moves the beats half a period only when the harmony's largest changes
 #: (`HARMONIC_QUANTILE`) between the tracked beats are this many times those at them.
@@ -48,8 +49,11 @@ SWING_SHARE = 0.25
 #: `one_grid`: the tracked beats' coherence on a grid of half beats (the length of the mean of
 #: ``exp(4πi · beat / period)``) at which a track is steady enough to have one beat grid ...
 GRID_COHERENCE = 0.8
-#: ... and the fewest beats in a row (two bars) half a beat off it that are a slip, not a fill.
+#: ... and the fewest beats in a row (two bars) half a beat off it that are a slip, not a fill,
+#: and the most (32 bars: a slip lasts a section; longer, the music itself has moved, as where
+#: two songs at one tempo follow each other in one file).
 SLIP_BEATS = 8
+SLIP_MAX = 128
 
 
 def harmonic_shift(
@@ -225,8 +229,8 @@ def one_grid(beats: np.ndarray, *, period: float, n_frames: int) -> np.ndarray:
     beat: the period (within 0.6% of ``period``) that makes the beats most coherent on a grid
     of half beats, and that coherence, say whether there is one (`GRID_COHERENCE`). Most beats
     are on the beat grid (the phase corrections then decide whether that is the beat or the
-    "and"); a run of at least `SLIP_BEATS` beats close to half a beat off it, reached from the
-    grid within six beats and leaving it likewise, is replaced by the grid's beats over it and
+    "and"); a run of `SLIP_BEATS` to `SLIP_MAX` beats close to half a beat off it, reached from
+    the grid within six beats and leaving it likewise, is replaced by the grid's beats over it and
     the bends into it and out of it. The coherence alone does not tell a slip from a drift (the
     benchmark's drifting synthetic house reaches 0.84, its rubato piano 0.83); the run does: a
     drifting beat moves half a beat off any one grid over dozens of beats, not within six.
@@ -269,7 +273,8 @@ def one_grid(beats: np.ndarray, *, period: float, n_frames: int) -> np.ndarray:
         while last < beats.size and last - end < 6 and abs(off[last]) >= 0.15:
             last += 1
         turns = (first == 0 or abs(off[first - 1]) < 0.15) and (last == beats.size or abs(off[last]) < 0.15)
-        if end - start >= SLIP_BEATS and np.median(np.abs(off[start:end])) >= 0.44 and turns:
+        plateau = np.median(np.abs(off[start:end])) >= 0.44
+        if SLIP_BEATS <= end - start <= SLIP_MAX and plateau and turns:
             # The grid's beats from half a beat after the last beat on it to half a beat before
             # the next one: however the tracker bent into the slip and out, none lost or doubled.
             low = (beats[first - 1] if first else beats[0] - grid) + 0.5 * grid

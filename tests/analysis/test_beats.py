@@ -437,3 +437,8 @@ def test_one_grid_leaves_steady_drifting_and_short_tracks_alone() -> None:
     drifting = 3.0 + np.concatenate([[0.0], np.cumsum(period / rates[:-1])])
     np.testing.assert_array_equal(one_grid(drifting, period=period, n_frames=3300), drifting)
     np.testing.assert_array_equal(one_grid(steady[:12], period=period, n_frames=300), steady[:12])
+    # Two songs at one tempo in one file (a minute and a half each), the second half a beat
+    # later: its beats are its own, no slip.
+    first = 3.0 + period * np.arange(200)
+    joined = np.concatenate([first, first[-1] + 1.5 * period + period * np.arange(200)])
+    np.testing.assert_array_equal(one_grid(joined, period=period, n_frames=8100), joined)
