@@ -231,9 +231,10 @@ def one_grid(beats: np.ndarray, *, period: float, n_frames: int) -> np.ndarray:
     are on the beat grid (the phase corrections then decide whether that is the beat or the
     "and"); a run of `SLIP_BEATS` to `SLIP_MAX` beats close to half a beat off it, reached from
     the grid within six beats and leaving it likewise, is replaced by the grid's beats over it and
-    the bends into it and out of it. The coherence alone does not tell a slip from a drift (the
-    benchmark's drifting synthetic house reaches 0.84, its rubato piano 0.83); the run does: a
-    drifting beat moves half a beat off any one grid over dozens of beats, not within six.
+    the bends into it and out of it. Neither test alone tells a slip from a drift: the
+    benchmark's drifting synthetic house reaches a coherence of 0.84 and its rubato piano 0.83,
+    and with the coherence line at 0.5 the run test let a drifting waltz, a drifting guitar and
+    a rubato piano (0.59-0.69) through; together they changed no drifting item.
 
     ``benchmarks/tempo_accuracy.py``, items on the beat: LMMS 12 -> 14 of 16, Frets on Fire
     6 -> 8 of 8, OpenMSX 18 -> 20 of 25, Hydrogen's songs 5 -> 6 of 7; downbeats LMMS 7 -> 10
