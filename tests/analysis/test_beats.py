@@ -442,3 +442,20 @@ def test_one_grid_leaves_steady_drifting_and_short_tracks_alone() -> None:
     first = 3.0 + period * np.arange(200)
     joined = np.concatenate([first, first[-1] + 1.5 * period + period * np.arange(200)])
     np.testing.assert_array_equal(one_grid(joined, period=period, n_frames=8100), joined)
+
+
+def test_one_grid_puts_a_shuffle_back_where_its_tracker_slipped_onto_the_swung_and() -> None:
+    """A steady 64 BPM shuffle whose tracker sat on the swung "and", a third of a beat early,
+    for 40 of its 160 beats (OpenMSX's careless_perc_redfarn): the stretch comes back onto the
+    beat; a slip of a third never was one of a half, so only the grid of thirds finds it."""
+    period = 43.066 * 60 / 64
+    grid = 8.0 + period * np.arange(160)
+    off = np.zeros(160)
+    off[80:82] = [-0.12, -0.24]
+    off[82:122] = -1 / 3
+    off[122:124] = [-0.24, -0.12]
+    tracked = grid + off * period + np.random.default_rng(5).normal(0, 0.3, 160)
+    mended = one_grid(tracked, period=period * 0.998, n_frames=int(grid[-1] + period))
+    on = (mended - 8.0) / period
+    assert mended.size == 160
+    assert np.all(np.abs(on - np.round(on)) < 0.05)
