@@ -232,37 +232,31 @@ class Summary:
 BEAT_TOLERANCE = 0.07
 
 
+def beat_offsets(times: np.ndarray, *, grid: np.ndarray | None = None,
+                 period: float | None = None) -> np.ndarray:
+    """Signed distance (seconds; > 0: late) from each of ``times`` to the nearest labelled beat:
+    of the sorted ``grid`` (at least one time), or of the multiples of ``period`` from t = 0."""
+    times = np.asarray(times, dtype=np.float64)
+    if grid is None:
+        return (times + 0.5 * period) % period - 0.5 * period
+    grid = np.asarray(grid, dtype=np.float64)
+    right = np.clip(np.searchsorted(grid, times), 1, len(grid) - 1)
+    late, early = times - grid[right - 1], times - grid[right]
+    return np.where(np.abs(late) <= np.abs(early), late, early)
+
+
 def grid_hits(times: np.ndarray | None, period: float) -> float:
     """Share of ``times`` within `BEAT_TOLERANCE` of a multiple of ``period`` (grid from t = 0)."""
     if times is None or len(times) == 0:
         return 0.0
-    offset = (np.asarray(times) + 0.5 * period) % period - 0.5 * period
-    return float(np.mean(np.abs(offset) <= BEAT_TOLERANCE))
-
-
-def beat_lag(times: np.ndarray, *, grid: np.ndarray | None = None, period: float | None = None) -> float:
-    """Median signed distance (seconds; > 0: late) from each of ``times`` within
-    `BEAT_TOLERANCE` of a labelled beat to that beat: of the sorted ``grid``, or of the
-    multiples of ``period`` from t = 0. NaN when none is that close."""
-    times = np.asarray(times, dtype=np.float64)
-    if grid is None:
-        offset = (times + 0.5 * period) % period - 0.5 * period
-    else:
-        right = np.clip(np.searchsorted(grid, times), 1, len(grid) - 1)
-        late, early = times - grid[right - 1], times - grid[right]
-        offset = np.where(np.abs(late) <= np.abs(early), late, early)
-    close = offset[np.abs(offset) <= BEAT_TOLERANCE]
-    return float(np.median(close)) if close.size else float("nan")
+    return float(np.mean(np.abs(beat_offsets(times, period=period)) <= BEAT_TOLERANCE))
 
 
 def nearest_hits(times: np.ndarray | None, grid: np.ndarray) -> float:
     """Share of ``times`` within `BEAT_TOLERANCE` of some time in ``grid`` (sorted)."""
     if times is None or len(times) == 0 or len(grid) == 0:
         return 0.0
-    times = np.asarray(times, dtype=np.float64)
-    right = np.clip(np.searchsorted(grid, times), 1, len(grid) - 1)
-    gap = np.minimum(np.abs(times - grid[right - 1]), np.abs(times - grid[right]))
-    return float(np.mean(gap <= BEAT_TOLERANCE))
+    return float(np.mean(np.abs(beat_offsets(times, grid=grid)) <= BEAT_TOLERANCE))
 
 
 #: Sources rendered from the first beat of a constant tempo: their beats are the multiples of the
@@ -275,7 +269,8 @@ BAR_SOURCES = (*GRID_SOURCES, "mma")
 
 def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str, str, str, float]:
     """Beat phase, downbeat and meter agreement where the true beats are known, and how late
-    the beats sit on them (ms; the median over the items on the beat of each one's `beat_lag`).
+    the beats sit on them (ms; the median over the items on the beat of the median of each
+    one's `beat_offsets` within `BEAT_TOLERANCE`).
 
     Renders of a song, a score or a drum pattern at one tempo (`GRID_SOURCES`, tempo constant):
     their first beat is at the start of the file. Charted recordings and rendered MIDI files
@@ -293,22 +288,24 @@ def structure(items: list[LabelledItem], estimates: list[Estimate]) -> tuple[str
     if not grid:
         return "-", "-", "-", float("nan")
 
-    def on_beat(i: LabelledItem, e: Estimate) -> bool:
-        hits = nearest_hits(e.beats, chart_beats(i.chart)) if i.chart else grid_hits(e.beats, 60.0 / i.bpm)
-        return hits >= 0.8
-
-    def lag(i: LabelledItem, e: Estimate) -> float:
+    def offsets(i: LabelledItem, e: Estimate) -> np.ndarray:
+        if e.beats is None or len(e.beats) == 0:
+            return np.zeros(0)
         if i.chart:
-            return beat_lag(e.beats, grid=np.asarray(chart_beats(i.chart), dtype=np.float64))
-        return beat_lag(e.beats, period=60.0 / i.bpm)
+            charted = chart_beats(i.chart)
+            return beat_offsets(e.beats, grid=charted) if len(charted) else np.full(len(e.beats), np.inf)
+        return beat_offsets(e.beats, period=60.0 / i.bpm)
 
     def on_bar(i: LabelledItem, e: Estimate) -> bool:
         if i.chart:
             return nearest_hits(e.downbeats, chart_beats(i.chart)[:: i.meter]) >= 0.8
         return grid_hits(e.downbeats, i.meter * 60.0 / i.bpm) >= 0.8
 
-    beat = sum(on_beat(i, e) for i, e in grid)
-    lags = [lag(i, e) for i, e in grid if on_beat(i, e)]
+    close = [off[np.abs(off) <= BEAT_TOLERANCE] for off in (offsets(i, e) for i, e in grid)]
+    on_beat = [e.beats is not None and len(e.beats) > 0 and c.size / len(e.beats) >= 0.8
+               for c, (_, e) in zip(close, grid)]
+    beat = sum(on_beat)
+    lags = [float(np.median(c)) for c, on in zip(close, on_beat) if on]
     bars = [(i, e) for i, e in grid if i.source in BAR_SOURCES and e.downbeats is not None]
     down = sum(on_bar(i, e) for i, e in bars)
     meter = sum(e.meter == i.meter for i, e in grid)

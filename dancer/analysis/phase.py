@@ -192,11 +192,11 @@ def swing_shift(beats: np.ndarray, *, period: float, envelope: np.ndarray) -> np
     onset a third later had to be half as strong. Two more redfarn shuffles, whose swung "and"
     is louder than the beat in every band, stayed on their "and"s: tracking jitter spreads the
     tracked peak, whose shoulder (1/12 of a beat on) was the strongest offset, and the beat
-    itself reached 0.46 and 0.49 of the "and". Over the benchmark's cached labelled items the
-    onset a third later is 0.34 of the tracked beats or more where it is a shuffle's beat, and
-    0.02 elsewhere (a backbeat piano groove). ``benchmarks/tempo_accuracy.py``: OpenMSX on the
-    beat 17 -> 18 of 25 and its meter 22 -> 23 (a redfarn shuffle in three now counted in
-    three); no other figure of the benchmark moved.
+    itself reached 0.46 and 0.49 of the "and". In a scratch count over the benchmark's cached
+    labelled items the onset a third later is 0.34 of the tracked beats or more where it is a
+    shuffle's beat, and 0.02 elsewhere (a backbeat piano groove). ``benchmarks/tempo_accuracy.py``:
+    OpenMSX on the beat 17 -> 18 of 25 and its meter 22 -> 23 (a redfarn shuffle in three now
+    counted in three); no other figure of the benchmark moved.
     """
     beats = np.asarray(beats, dtype=np.float64)
     envelope = np.asarray(envelope, dtype=np.float64)
@@ -231,18 +231,21 @@ def one_grid(beats: np.ndarray, *, period: float, n_frames: int) -> np.ndarray:
     are on the beat grid (the phase corrections then decide whether that is the beat or the
     "and"); a run of `SLIP_BEATS` to `SLIP_MAX` beats close to half a beat off it, reached from
     the grid within six beats and leaving it likewise, is replaced by the grid's beats over it and
-    the bends into it and out of it. Neither test alone tells a slip from a drift: the
-    benchmark's drifting synthetic house reaches a coherence of 0.84 and its rubato piano 0.83,
-    and with the coherence line at 0.5 the run test let a drifting waltz, a drifting guitar and
-    a rubato piano (0.59-0.69) through; together they changed no drifting item.
+    the bends into it and out of it. Neither test alone tells a slip from a drift (scratch runs
+    over the benchmark's cached features): its drifting synthetic house reaches a coherence of
+    0.84 and its rubato piano 0.83, and with the coherence line at 0.5 the run test let a
+    drifting waltz, a drifting guitar and a rubato piano (0.59-0.69) through; together they
+    changed no drifting item. A tighter tracker (librosa's ``tightness``, `beats.TIGHTNESS`)
+    slips less but cannot follow a band: without this, at 400 and 800 for 200, Frets on Fire on
+    the beat fell from 6 to 5 and 3 of 8 (same scratch runs).
 
     ``benchmarks/tempo_accuracy.py``, items on the beat: LMMS 12 -> 14 of 16, Frets on Fire
     6 -> 8 of 8, OpenMSX 18 -> 20 of 25, Hydrogen's songs 5 -> 6 of 7; downbeats LMMS 7 -> 10
     of 16, Hydrogen's 3 -> 4 of 7. The beat grid's fit (`beats.fit_beat_grid`) counted a slip
     as a skipped beat; without them the tempo is closer to the label (median error LMMS 0.006%
     -> 0.002%, Frets on Fire 0.007% -> 0.003%). No Acc1, Acc2, beatless or equivariance figure
-    moved, and no item left the beat. It changed 16 of the 295 cached labelled items, with
-    coherences 0.84 to 0.97.
+    moved, and no item left the beat. In a scratch count over the benchmark's cached labelled
+    items it changed 16 of 295, with coherences 0.84 to 0.97.
 
     A shuffle's tracker can slip onto the swung "and" for a stretch, a third of a beat early,
     where `swing_shift` moves whole tracks only: the same test is then made on a grid of thirds
@@ -250,7 +253,7 @@ def one_grid(beats: np.ndarray, *, period: float, n_frames: int) -> np.ndarray:
     beat 20 -> 22 of 25: careless_perc_redfarn sat a third early in four tenths of the song,
     boogi_marabi_redfarn in its first; a stretch of LMMS's Thomasso and of lmms-more's
     DirtyLove came back too (both counted on the beat before and after). No Acc1, Acc2 or
-    beatless figure moved; of the cached labelled items it changed those four.
+    beatless figure moved; in the scratch count it changed those four items.
     """
     beats = np.asarray(beats, dtype=np.float64)
     for parts in (2, 3):
