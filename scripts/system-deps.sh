@@ -4,7 +4,7 @@
 set -euo pipefail
 
 DEB_PACKAGES=(libportaudio2 ffmpeg espeak-ng mpv)
-[[ "${1:-}" == "--bench" ]] && DEB_PACKAGES+=(fluidsynth fluid-soundfont-gm fretsonfire-songs-muldjord fretsonfire-songs-sectoid lmms openttd-openmsx wesnoth-1.16-music hydrogen hydrogen-data hydrogen-drumkits mma)
+[[ "${1:-}" == "--bench" ]] && DEB_PACKAGES+=(fluidsynth fluid-soundfont-gm fretsonfire-songs-muldjord fretsonfire-songs-sectoid lmms openttd-openmsx wesnoth-1.16-music hydrogen hydrogen-data hydrogen-drumkits mma sonic-pi-samples)
 
 if [[ "$(uname -s)" == "Darwin" ]]; then
     command -v brew >/dev/null || { echo "dancer: install Homebrew, then: brew install portaudio ffmpeg espeak-ng mpv"; exit 0; }
