@@ -14,7 +14,9 @@ Acc2 is the sturdier figure here; a tempo that is no octave of ``60 n / d`` is w
 count.
 
 Left out: ``loop_3d_printer`` (a machine noise with no stated beat count). ``loop_drone_g_97``
-is a drone: beatless, for the recall figure.
+is a drone: beatless, for the recall figure. Beat phase and downbeats are not graded here: a
+loop's first sample is not known to be its first beat (the two mehackit loops are read half a
+beat from their start, the Amen break on it), and a loop of two beats has no bar of its own.
 
 Each item is the loop repeated to `SECONDS` and cut there, written as FLAC under
 ``CACHE/loops``. Run ``python benchmarks/loop_set.py [CACHE_DIR]`` to build the set and print its
