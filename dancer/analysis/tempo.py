@@ -514,8 +514,8 @@ def _choose_level(
             candidates, scores, chosen, off_grid=off_grid if not off_grid.all() else None,
             penalty=OFF_GRID_MARGIN)
 
-    with_kick, accent_only = (competing_levels(levels, evidence.acf, evidence.kick_acf),
-                              competing_levels(levels, evidence.acf))
+    with_kick = competing_levels(levels, evidence.acf, evidence.kick_acf, main_pulse=main_pulse)
+    accent_only = competing_levels(levels, evidence.acf)
     beat, certainty = best(with_kick)
     return beat, beat if np.array_equal(with_kick, accent_only) else best(accent_only)[0], certainty
 

@@ -32,7 +32,14 @@ from dancer.analysis.beats import (
     track_beats,
 )
 from dancer.analysis.features import FRAME_RATE, extract_features
-from dancer.analysis.levels import _binary_grid_first, backbeat_term, candidate_levels, pulse_seeds
+from dancer.analysis.levels import (
+    _binary_grid_first,
+    backbeat_term,
+    candidate_levels,
+    competing_levels,
+    in_octave_family,
+    pulse_seeds,
+)
 from dancer.analysis.pulse import (
     PulseEvidence,
     cross_periodicity,
@@ -46,6 +53,7 @@ from dancer.analysis.tempo import (
     SOFT_ATTACK,
     WEAK_SALIENCE,
     TempoResult,
+    _choose_level,
     comb_salience,
     estimate_tempo,
     level_scores,
@@ -142,6 +150,36 @@ def test_octave_certainty_counts_a_close_3_2_reading_as_doubt() -> None:
     far = np.array([-3.0, 0.0, -3.0, -6.0])
     assert octave_certainty(periods, far, 1, off_grid=off_grid, penalty=1.0) == pytest.approx(
         octave_certainty(periods, far, 1), abs=0.002)
+
+
+def test_the_grids_own_level_stays_in_the_running_so_the_3_2_guard_can_hold() -> None:
+    # A 5-second excerpt at 140 BPM whose dotted figure (three eighths, 93.3 BPM) recurs far more
+    # than the beat: the seeds put the grid at 140, but only the dotted level and its half
+    # recurred strongly enough to compete, and the 2/3 reading won unopposed (LMMS's
+    # Oglsdl-PpTrip, read at 92.5 BPM at confidence 0.90). Autocorrelations as measured there.
+    frame_rate = 43.0
+    beat = 60.0 * frame_rate / 140.0
+    lags = np.arange(200.0)
+
+    def bumps(*peaks: tuple[float, float]) -> np.ndarray:
+        return sum(h * np.exp(-0.5 * (lags - k * beat) ** 2) for k, h in peaks)
+
+    acf = bumps((0.5, -0.04), (0.75, 0.07), (1, 0.06), (1.5, 0.48), (2, -0.01), (3, 0.17))
+    kick_acf = bumps((1, 0.11), (1.5, 0.64), (2, -0.13), (3, 0.23))
+    levels = np.array([3, 2, 1.5, 1, 0.75, 0.5]) * beat
+    assert not in_octave_family(competing_levels(levels, acf, kick_acf), beat).any()
+    kept = competing_levels(levels, acf, kick_acf, main_pulse=beat)
+    assert kept.tolist() == pytest.approx([3 * beat, 1.5 * beat, beat])
+    silent = np.zeros(600)
+    evidence = PulseEvidence(frame_rate=frame_rate, accent=silent, kick=silent, hats=silent, acf=acf,
+                             kick_acf=kick_acf, onset_rate=3.79)
+    level, _, certainty = _choose_level(levels, evidence, main_pulse=beat)
+    assert level == pytest.approx(beat)
+    assert certainty < 0.7  # the dotted reading scored close: doubt, not 0.9
+    # Where the grid's own level recurs as strongly as the rest, nothing is added.
+    steady = bumps((1, 0.5), (1.5, 0.48), (2, 0.3), (3, 0.2))
+    assert competing_levels(levels, steady, main_pulse=beat).tolist() == pytest.approx(
+        competing_levels(levels, steady).tolist())
 
 
 @pytest.mark.parametrize("bpm", [90.0, 96.0, 100.0, 104.0])
