@@ -14,7 +14,7 @@ import numpy as np
 from dancer.timemap import RateCurve
 
 #: Bump when analysis results change meaning or precision: the next scan re-analyses every track.
-ANALYSER_VERSION = 35
+ANALYSER_VERSION = 36
 
 
 @dataclass(frozen=True)

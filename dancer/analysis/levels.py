@@ -243,19 +243,31 @@ def competing_levels(
     afrobeat the snare figure spans two beats, so the accent barely recurs at the beat while the
     kick marks every one of them (a 90 BPM dancehall riddim had only its 45 BPM level to choose).
 
-    Given ``main_pulse``, the grid's own octave family keeps a place: when none of its levels
-    recurs that strongly, the one of them that recurs most stays a candidate. The 3:2 guard
-    (`tempo.pick_level`) lets a level off that family win only by a margin over the family's
-    best, and with no member of the family left it had nothing to hold against. In a 5-second
-    excerpt the beat can recur weakly while a dotted figure recurs strongly: the seeds said
-    140 BPM (the dotted figure spans three of its eighths, `pulse_seeds`), only the dotted
-    93 BPM level and its half were left, and the excerpt read 92.5 BPM at confidence 0.90
-    (LMMS's Oglsdl-PpTrip, 5 s from 0.3 of the song). With its 140 BPM level in the running the
-    guard holds, and it reads 139.3 at 0.48. No other tempo of the tempo benchmark changed
-    (``benchmarks/tempo_accuracy.py``, every set). `tempo._choose_level` passes ``main_pulse``
-    for the beat only, not for its accent-only choice, which says where the beatless flag is
-    judged: with it there too, a glitch loop of Sonic Pi's that is labelled with a beat was
-    flagged beatless (``--sets loops``).
+    Given ``main_pulse``, the grid's own octave family keeps its place against the levels off
+    it. The 3:2 guard (`tempo.pick_level`) lets a level off that family win only by a margin
+    over the family's best, and with the family's better levels left out it held against a
+    worse one, or none:
+    - in a 5-second excerpt the beat can recur weakly while a dotted figure recurs strongly:
+      the seeds said 140 BPM (the dotted figure spans three of its eighths, `pulse_seeds`),
+      only the dotted 93 BPM level and its half were left, and the excerpt read 92.5 BPM at
+      confidence 0.90 (LMMS's Oglsdl-PpTrip, 5 s from 0.3 of the song); it reads 139.3 at 0.48;
+    - a 20-second excerpt of a 64 BPM shuffle read 159.9 (5:2), ahead of the 64 BPM level by
+      more than the margin, while 128, which recurred at 0.05 against 0.23 at 64, was left out;
+      it reads 128.1 (OpenMSX's careless_perc_redfarn).
+    So when a level off the family competes, every level of the family that recurs at all
+    (0.05) competes too, and when none of them does, the one that recurs most. With nothing
+    off the family in the running the relative line stands: a weak octave of the grid then has
+    only the priors to speak for it, and the demo's heartbeat groove (72.5 BPM, `dancer.demo`)
+    was read at 145 when its octave joined (``tests/library/test_scan.py``).
+    Over the tempo benchmark (``benchmarks/tempo_accuracy.py --no-librosa``, every set) the
+    two rules moved three excerpts from a 3:2 or 5:2 reading to their labelled tempo or its
+    octave (those two and Frets on Fire's "Escape from chaosland", 5 s) and the 60-s cut of
+    LMMS's Skiessi-Onion with its 0.90x copies from 2/3 of its tempo to the tempo; nothing
+    else. Its 1.12x copies still read at 2/3, so their speed-change pairs, consistent while all
+    three were wrong, no longer are (equivariance 0.958 -> 0.938, time-stretch 0.938 -> 0.917).
+    `tempo._choose_level` passes ``main_pulse`` for the beat only, not for its accent-only
+    choice, which says where the beatless flag is judged: with it there too, a glitch loop of
+    Sonic Pi's that is labelled with a beat was flagged beatless (``--sets loops``).
     """
     levels = np.asarray(levels, dtype=np.float64)
     salience = acf_at(acf, levels)
@@ -266,6 +278,8 @@ def competing_levels(
         return levels
     if main_pulse is not None:
         family = in_octave_family(levels, main_pulse)
+        if (eligible & ~family).any():
+            eligible |= family & (salience >= 0.05)
         if family.any() and not (eligible & family).any():
             eligible[np.flatnonzero(family)[np.argmax(salience[family])]] = True
     return levels[eligible]

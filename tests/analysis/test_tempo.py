@@ -176,10 +176,22 @@ def test_the_grids_own_level_stays_in_the_running_so_the_3_2_guard_can_hold() ->
     level, _, certainty = _choose_level(levels, evidence, main_pulse=beat)
     assert level == pytest.approx(beat)
     assert certainty < 0.7  # the dotted reading scored close: doubt, not 0.9
-    # Where the grid's own level recurs as strongly as the rest, nothing is added.
+    # Where the grid's own levels recur as strongly as the rest, nothing is added.
     steady = bumps((1, 0.5), (1.5, 0.48), (2, 0.3), (3, 0.2))
     assert competing_levels(levels, steady, main_pulse=beat).tolist() == pytest.approx(
         competing_levels(levels, steady).tolist())
+    # The family needs only to recur at all: a 64 BPM shuffle whose 128 BPM level recurs at
+    # 0.06, under a quarter of its strongest level (0.3), keeps it against a 5:2 reading.
+    pulse = 40.0  # frames
+    shuffle = sum(h * np.exp(-0.5 * (lags - k * pulse) ** 2)
+                  for k, h in ((1, 0.3), (0.5, 0.06), (0.4, 0.15), (1.6, 0.2)))
+    periods = np.array([1.6, 1, 0.8, 0.5, 0.4]) * pulse
+    assert 0.5 * pulse not in competing_levels(periods, shuffle)
+    kept = competing_levels(periods, shuffle, main_pulse=pulse)
+    assert 0.5 * pulse in kept and 0.8 * pulse not in kept  # 0.8 is off the grid and silent
+    # With nothing off the grid competing, a weak octave has only the priors for it: left out.
+    plain = sum(h * np.exp(-0.5 * (lags - k * pulse) ** 2) for k, h in ((1, 0.3), (0.5, 0.06), (2, 0.2)))
+    assert 0.5 * pulse not in competing_levels(np.array([2, 1, 0.5]) * pulse, plain, main_pulse=pulse)
 
 
 @pytest.mark.parametrize("bpm", [90.0, 96.0, 100.0, 104.0])
