@@ -38,6 +38,10 @@ __all__ = ["ODD_SPANS", "acf_at", "backbeat_term", "candidate_levels", "comb_sal
 COMB_MAX_BPM = 320.0
 #: Odd numbers of pulses a grouping spans (`_binary_grid_first`).
 ODD_SPANS = (3, 5)
+#: `competing_levels`: the periodicity (accent or kick band) at which a level recurs at all ...
+RECURS = 0.05
+#: ... and the share of the strongest level's at which it competes.
+COMPETES = 0.25
 
 
 def acf_at(acf: np.ndarray, lag: float | np.ndarray) -> np.ndarray:
@@ -255,7 +259,7 @@ def competing_levels(
       more than the margin, while 128, which recurred at 0.05 against 0.23 at 64, was left out;
       it reads 128.1 (OpenMSX's careless_perc_redfarn).
     So when a level off the family competes, every level of the family that recurs at all
-    (0.05) competes too, and when none of them does, the one that recurs most. With nothing
+    (`RECURS`) competes too, and when none of them does, the one that recurs most. With nothing
     off the family in the running the relative line stands: a weak octave of the grid then has
     only the priors to speak for it, and the demo's heartbeat groove (72.5 BPM, `dancer.demo`)
     was read at 145 when its octave joined (``tests/library/test_scan.py``).
@@ -266,20 +270,21 @@ def competing_levels(
     else. Its 1.12x copies still read at 2/3, so their speed-change pairs, consistent while all
     three were wrong, no longer are (equivariance 0.958 -> 0.938, time-stretch 0.938 -> 0.917).
     `tempo._choose_level` passes ``main_pulse`` for the beat only, not for its accent-only
-    choice, which says where the beatless flag is judged: with it there too, a glitch loop of
-    Sonic Pi's that is labelled with a beat was flagged beatless (``--sets loops``).
+    choice, which says where the beatless flag is judged: in a trial with the second rule there
+    too, a glitch loop of Sonic Pi's that is labelled with a beat was flagged beatless
+    (``--sets loops``).
     """
     levels = np.asarray(levels, dtype=np.float64)
     salience = acf_at(acf, levels)
     if kick_acf is not None:
         salience = np.maximum(salience, acf_at(kick_acf, levels))
-    eligible = salience >= max(0.05, 0.25 * float(salience.max()))
+    eligible = salience >= max(RECURS, COMPETES * float(salience.max()))
     if not eligible.any():
         return levels
     if main_pulse is not None:
         family = in_octave_family(levels, main_pulse)
         if (eligible & ~family).any():
-            eligible |= family & (salience >= 0.05)
+            eligible |= family & (salience >= RECURS)
         if family.any() and not (eligible & family).any():
             eligible[np.flatnonzero(family)[np.argmax(salience[family])]] = True
     return levels[eligible]
