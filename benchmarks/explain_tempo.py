@@ -7,7 +7,7 @@ whole analysis), then the choice behind it (`dancer.analysis.tempo`, module docs
 and 4): the onset rate and where it centres `priors.onset_prior`, the comb-salience seeds and
 the main pulse, and one row per candidate level with
 
-- ``grid``: ``*`` for the main pulse's octave family, ``3:2`` (or ``5:x``) for a level that
+- ``grid``: ``*`` for the main pulse's octave family, ``3:x`` or ``5:x`` for a level that
   groups three or five of its pulses, ``off`` for another level off it;
 - ``run``: ``y`` where the level competes (`levels.competing_levels` with the kick band, and
   not a grouping of three dropped by `levels.drop_groupings_of_three`); ``-`` where it does not;
@@ -21,11 +21,11 @@ the main pulse, and one row per candidate level with
 The table is the onset reading's. A track that reading calls beatless goes on to its pitch
 changes (`pulse.melodic_evidence`); when those find a beat, the first line's tempo is theirs.
 
-With ``:BPM`` the labelled tempo is marked too (``=`` on its level, ``x2``/``x1/2`` on its
-octaves). The tempo benchmark prints only the outcome per item (`tempo_accuracy.py -v`); this
-is the tool for asking why one item came out as it did: every failure that the closing notes of
-issue #12 describe was read off a table like this one. Nothing here is fitted or changes the
-analysis.
+With ``:BPM`` the labelled tempo is marked too (``=`` on its level; ``x2``, ``x1/2``, ``x3`` and
+``x1/3`` on the levels at those multiples of it). The tempo benchmark prints only the outcome
+per item (`tempo_accuracy.py -v`); this is the tool for asking why one item came out as it did:
+every failure that the closing notes of issue #12 describe was read off a table like this one.
+Nothing here is fitted or changes the analysis.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
             continue
         try:
-            print(explain(path, truth) + "\n")
+            print(explain(path, truth) + "\n", flush=True)
+        except BrokenPipeError:  # the reader stopped (`| head`): nothing more to say
+            return status
         except (RuntimeError, OSError, ValueError) as error:  # soundfile's errors are RuntimeErrors
             print(f"explain_tempo: {path}: cannot be decoded ({error})", file=sys.stderr)
             status = 1
