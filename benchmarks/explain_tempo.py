@@ -18,6 +18,9 @@ the main pulse, and one row per candidate level with
   certainty is printed), and a line on the 3:2 guard (`tempo.pick_level`,
   `tempo.OFF_GRID_MARGIN`) when it held the choice on the grid against a better score off it.
 
+The evidence and the levels are `tempo_accuracy.level_choice`'s, as the benchmark's ablation
+reads them.
+
 The table is the onset reading's. A track that reading calls beatless goes on to its pitch
 changes (`pulse.melodic_evidence`); when those find a beat, the first line's tempo is theirs.
 
@@ -39,12 +42,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tempo_accuracy import decode_features  # noqa: E402
+from tempo_accuracy import decode_features, level_choice  # noqa: E402
 
 from dancer.analysis import levels as levels_model  # noqa: E402
 from dancer.analysis import priors  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
-from dancer.analysis.pulse import pulse_evidence  # noqa: E402
 
 
 def _mark(bpm: float, truth: float | None) -> str:
@@ -65,23 +67,16 @@ def explain(path: Path, truth: float | None = None) -> str:
     lines = [f"{path.name}: {read}, confidence {result.confidence:.2f}"
              f" (pulse {result.pulse_confidence or 0.0:.2f})"
              + ("" if truth is None else f"; labelled {truth:g} BPM")]
-    sounding = tempo_model.sounding_frames(features.rms, floor=tempo_model.SILENCE_RMS, frame_rate=fr)
-    evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
-                              onset_bands=features.onset_bands if features.onset_bands.shape[0] else None,
-                              frame_rate=fr, sounding=sounding)
-    seeds = tempo_model.pulse_seeds(evidence.acf, frame_rate=fr)
+    choice = level_choice(features)
+    evidence, seeds, candidates, running = choice.evidence, choice.seeds, choice.candidates, choice.running
     if seeds.size == 0:
         return "\n".join(lines + ["  no periodicity: no seeds, no levels"])
-    main = float(seeds[0])
-    candidates = tempo_model.candidate_levels(evidence.acf, seeds, frame_rate=fr, min_bpm=tempo_model.MIN_BPM,
-                                              max_bpm=tempo_model.MAX_BPM, kick_acf=evidence.kick_acf)
+    main = choice.main
     centre = 60.0 * evidence.onset_rate / priors.ONSETS_PER_BEAT
     lines.append(f"  onsets {evidence.onset_rate:.2f}/s (onset prior centred on {centre:.0f} BPM); seeds "
                  + ", ".join(f"{60 * fr / s:.1f}" for s in seeds) + f" BPM; main pulse {60 * fr / main:.1f}")
     if candidates.size == 0:
         return "\n".join(lines + ["  no candidate level in range"])
-    running = tempo_model.competing_levels(candidates, evidence.acf, evidence.kick_acf, main_pulse=main)
-    running = levels_model.drop_groupings_of_three(running, evidence.acf, evidence.kick_acf, main_pulse=main)
     scores, _ = tempo_model.level_scores(candidates, evidence, main_pulse=main)
     accent, kick = tempo_model.rhythm_terms(candidates, evidence, main_pulse=main)
     backbeat = (np.zeros(candidates.shape) if evidence.backbeat_acf is None

@@ -134,7 +134,7 @@ from dancer.analysis import pulse as pulse_model  # noqa: E402
 from dancer.analysis import tempo as tempo_model  # noqa: E402
 from dancer.analysis.features import FeatureExtractor, Features, turned_back  # noqa: E402
 from dancer.analysis.levels import drop_groupings_of_three  # noqa: E402
-from dancer.analysis.pulse import pulse_evidence  # noqa: E402
+from dancer.analysis.pulse import PulseEvidence, pulse_evidence  # noqa: E402
 from dancer.analysis.tempo import estimate_tempo  # noqa: E402
 
 ACC1_TOLERANCE = 0.04
@@ -554,30 +554,55 @@ class LevelTable:
     halves_only: np.ndarray | None = None
 
 
-def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
-    """The levels `dancer.analysis.tempo` chooses from for ``item``; None without a choice.
+@dataclass(frozen=True)
+class LevelChoice:
+    """What `dancer.analysis.tempo._choose_level` chooses the beat from, for one track."""
 
-    The evidence and the candidates are the shipped analysis' (`tempo.tempo_from_envelopes`,
-    `tempo._choose_level`): the onset rate over the frames that sound, and the main pulse's
-    octave family kept in the running (`levels.competing_levels`, analyser version 35 on). The
-    table used to take neither, so its "shipped" ablation row judged a slightly different
-    choice from the one dancer makes: its equivariance column read 0.958 while the pipeline's
-    read 0.938; both read 0.938 now."""
-    sounding = tempo_model.sounding_frames(features.rms, floor=tempo_model.SILENCE_RMS,
-                                           frame_rate=features.frame_rate)
-    evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low,
-                              onset_bands=features.onset_bands, frame_rate=features.frame_rate,
-                              sounding=sounding)
-    pulses = tempo_model.pulse_seeds(evidence.acf, frame_rate=features.frame_rate)
-    levels = tempo_model.candidate_levels(evidence.acf, pulses, frame_rate=features.frame_rate,
-                                          min_bpm=tempo_model.MIN_BPM, max_bpm=tempo_model.MAX_BPM,
-                                          kick_acf=evidence.kick_acf)
-    if levels.size == 0:
+    evidence: PulseEvidence
+    #: Comb-salience seeds (frames), the main pulse first; empty when nothing recurs.
+    seeds: np.ndarray
+    #: Every candidate level (frames), slowest first ...
+    candidates: np.ndarray
+    #: ... and those the beat is chosen among.
+    running: np.ndarray
+
+    @property
+    def main(self) -> float:
+        return float(self.seeds[0])
+
+
+def level_choice(features: Features) -> LevelChoice:
+    """The evidence and the levels of `tempo._choose_level`, built as the shipped analysis builds
+    them (`tempo.tempo_from_envelopes`, `tempo._read`): the onset rate over the frames that
+    sound, and the main pulse's octave family kept in the running (`levels.competing_levels`,
+    analyser version 35 on). `level_table` and ``explain_tempo.py`` both read it, so neither can
+    drift from the other. The level table once built its own copy that took neither, and its
+    "shipped" ablation row judged a slightly different choice from the one dancer makes (its
+    equivariance column read 0.958 while the pipeline's read 0.938; both read 0.938 now)."""
+    fr = features.frame_rate
+    sounding = tempo_model.sounding_frames(features.rms, floor=tempo_model.SILENCE_RMS, frame_rate=fr)
+    bands = features.onset_bands if features.onset_bands.shape[0] else None
+    evidence = pulse_evidence(onset=features.onset, onset_low=features.onset_low, onset_bands=bands,
+                              frame_rate=fr, sounding=sounding)
+    seeds = tempo_model.pulse_seeds(evidence.acf, frame_rate=fr)
+    candidates = tempo_model.candidate_levels(evidence.acf, seeds, frame_rate=fr, min_bpm=tempo_model.MIN_BPM,
+                                              max_bpm=tempo_model.MAX_BPM, kick_acf=evidence.kick_acf)
+    running = candidates
+    if candidates.size:
+        # as `dancer.analysis.tempo._choose_level` does
+        main = float(seeds[0])
+        running = tempo_model.competing_levels(candidates, evidence.acf, evidence.kick_acf, main_pulse=main)
+        running = drop_groupings_of_three(running, evidence.acf, evidence.kick_acf, main_pulse=main)
+    return LevelChoice(evidence, seeds, candidates, running)
+
+
+def level_table(item: LabelledItem, features: Features) -> LevelTable | None:
+    """The levels `dancer.analysis.tempo` chooses from for ``item`` (`level_choice`); None
+    without a choice."""
+    choice = level_choice(features)
+    if choice.candidates.size == 0:
         return None
-    main = float(pulses[0])
-    # as `dancer.analysis.tempo._choose_level` does
-    levels = tempo_model.competing_levels(levels, evidence.acf, evidence.kick_acf, main_pulse=main)
-    levels = drop_groupings_of_three(levels, evidence.acf, evidence.kick_acf, main_pulse=main)
+    evidence, main, levels = choice.evidence, choice.main, choice.running
     # The rhythm term is what `level_scores` adds up; the old rule's for the ablation.
     accent_term, kick_term = tempo_model.rhythm_terms(levels, evidence, main_pulse=main)
     backbeat = (np.zeros(levels.shape) if evidence.backbeat_acf is None
